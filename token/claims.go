@@ -1,0 +1,103 @@
+package token
+
+import "strings"
+
+// Kind is the JSON type of a claim value.
+type Kind uint8
+
+const (
+	String Kind = iota + 1
+	Number
+	Bool
+	Null
+	Array  // an array whose elements are all scalars; Items holds them as text
+	Object // only reported for Get on a non-leaf path; leaves are flattened with dotted names
+)
+
+// Value is one claim value. Text is the canonical text form used for placeholders, headers and
+// `require` comparisons: strings unescaped, numbers as written in the JSON, true/false, null.
+// For an Array, Text is the items joined with "," and Items holds each item's text.
+type Value struct {
+	Kind  Kind
+	Text  string
+	Num   float64 // for Number
+	Items []string
+}
+
+// Member is a flattened claim: nested objects become dotted names ("realm.roles").
+// Arrays that contain objects or arrays are not flattened and do not appear.
+type Member struct {
+	Name  string
+	Value Value
+}
+
+// Claims is a decoded claim set. The registered claims are typed; everything else is reachable
+// through Members/Get. A claim set that is not a JSON object, or that has duplicate top-level
+// member names or names that differ only in case, is refused by the decoder.
+type Claims struct {
+	// Raw is the decoded payload JSON.
+	Raw []byte
+	// Members lists every flattened scalar (or scalar-array) claim in document order,
+	// the registered ones included.
+	Members []Member
+}
+
+// Get returns the flattened member with the given (dotted) name. For the name of an object that
+// has flattened members it returns a Value of Kind Object (with empty Text), so that presence can
+// be tested at any level.
+func (c *Claims) Get(name string) (Value, bool) {
+	for i := range c.Members {
+		if c.Members[i].Name == name {
+			return c.Members[i].Value, true
+		}
+	}
+	for i := range c.Members {
+		if n := c.Members[i].Name; len(n) > len(name) && n[len(name)] == '.' && strings.HasPrefix(n, name) {
+			return Value{Kind: Object}, true
+		}
+	}
+	return Value{}, false
+}
+
+// ParseClaims decodes a JSON claim set without reflection. It refuses anything that is not a
+// single JSON object (trailing data included), duplicate member names at any level, and top-level
+// names that are equal ignoring case (so "EXP" can never shadow or pose as "exp").
+//
+// It is also stricter than encoding/json about content: strings must be valid UTF-8 without lone
+// surrogate escapes, numbers must fit a float64, nesting is limited to 32 levels, and two members
+// whose flattened names collide ({"a.b":1,"a":{"b":2}}) are refused as duplicates. Raw is data
+// itself; the member texts do not alias it.
+func ParseClaims(data []byte) (*Claims, error) {
+	// One copy makes every unescaped string a substring of s, without further allocation.
+	s := string(data)
+	d := decoder{
+		s:    s,
+		emit: true,
+		// Each member is one name:value pair, so counting ':' bounds len(Members); the cap keeps
+		// a hostile payload full of ':' from reserving memory for members it does not have.
+		members: make([]Member, 0, min(strings.Count(s, ":"), 64)),
+	}
+	if err := d.text(); err != nil {
+		if err == ErrDuplicate {
+			return nil, ErrDuplicate
+		}
+		return nil, ErrClaimsJSON
+	}
+	if d.dotted && !distinctNames(d.members) {
+		return nil, ErrDuplicate
+	}
+	return &Claims{Raw: data, Members: d.members}, nil
+}
+
+// distinctNames reports whether no two members share a name. Names are distinct within each
+// object, so flattened names can only collide when a member name contains a '.'.
+func distinctNames(members []Member) bool {
+	seen := make(map[string]struct{}, len(members))
+	for i := range members {
+		if _, dup := seen[members[i].Name]; dup {
+			return false
+		}
+		seen[members[i].Name] = struct{}{}
+	}
+	return true
+}
