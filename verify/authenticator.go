@@ -1,0 +1,359 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/keys"
+	"github.com/gatehouse-dev/gatehouse/token"
+)
+
+// Bounds of Policy.MaxTokenSize. Below 256 bytes not even a minimal signed token fits; above
+// 1 MiB the cap no longer protects anything.
+const (
+	minMaxTokenSize = 256
+	maxMaxTokenSize = 1 << 20
+)
+
+// candidateBuf is how many candidate keys Verify can collect without allocating; a set has one
+// key per kid in practice, plus the keys without an id.
+const candidateBuf = 8
+
+// Verifier checks tokens against a Policy with keys from a Provider. It is safe for concurrent use.
+type Verifier struct {
+	policy Policy
+	keys   keys.Provider
+	now    func() time.Time
+
+	// Precomputed from policy and keys by New, so that Verify only compares.
+	refresher keys.Refresher // keys as a Refresher, nil when it cannot refresh
+	maxSize   int            // policy.MaxTokenSize with the default applied
+	leeway    float64        // policy.Leeway in seconds, the unit of NumericDate
+	algDesc   string         // description of an alg refusal
+}
+
+// New validates the policy (known algorithms only, never none; leeway within MaxLeeway) and
+// returns a Verifier. now may be nil (time.Now).
+func New(p Policy, kp keys.Provider, now func() time.Time) (*Verifier, error) {
+	if kp == nil {
+		return nil, errors.New("verify: no key provider; configure a secret, a public key or a JWK Set")
+	}
+	if err := keys.CheckAlgorithms(p.Algorithms); err != nil {
+		return nil, err
+	}
+	if p.Leeway < 0 || p.Leeway > MaxLeeway {
+		return nil, fmt.Errorf("leeway %s is out of range; use a duration from 0 to %s", p.Leeway, MaxLeeway)
+	}
+	if p.MaxTokenSize == 0 {
+		p.MaxTokenSize = DefaultMaxTokenSize
+	}
+	if p.MaxTokenSize < minMaxTokenSize || p.MaxTokenSize > maxMaxTokenSize {
+		return nil, fmt.Errorf("max token size %d is out of range; use a number of bytes from %d to %d (default %d)",
+			p.MaxTokenSize, minMaxTokenSize, maxMaxTokenSize, DefaultMaxTokenSize)
+	}
+	if slices.Contains(p.Issuers, "") {
+		return nil, errors.New("issuers must not contain an empty value")
+	}
+	if slices.Contains(p.Audiences, "") {
+		return nil, errors.New("audiences must not contain an empty value")
+	}
+	for _, rq := range p.Require {
+		if rq.Claim == "" {
+			return nil, errors.New("require: the claim name must not be empty")
+		}
+		if len(rq.Values) == 0 {
+			return nil, fmt.Errorf("require %s: give at least one accepted value", rq.Claim)
+		}
+	}
+	if now == nil {
+		now = time.Now
+	}
+
+	// The Verifier keeps its own copies: the caller's slices could change after New.
+	p.Algorithms = compact(p.Algorithms)
+	p.Issuers = slices.Clone(p.Issuers)
+	p.Audiences = slices.Clone(p.Audiences)
+	p.SafeClaims = slices.Clone(p.SafeClaims)
+	p.Require = slices.Clone(p.Require)
+	for i := range p.Require {
+		p.Require[i].Values = slices.Clone(p.Require[i].Values)
+	}
+
+	v := &Verifier{
+		policy:  p,
+		keys:    kp,
+		now:     now,
+		maxSize: p.MaxTokenSize,
+		leeway:  p.Leeway.Seconds(),
+		algDesc: "token alg is not supported (algorithm names are case-sensitive; none is never accepted)",
+	}
+	if len(p.Algorithms) > 0 {
+		v.algDesc = "token alg is not one of the allowed algorithms: " + strings.Join(p.Algorithms, ", ")
+	}
+	v.refresher, _ = kp.(keys.Refresher)
+	return v, nil
+}
+
+// compact returns a copy of algs without repeats, nil when algs is empty.
+func compact(algs []string) []string {
+	var out []string
+	for _, a := range algs {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Verify checks raw, in this order, so hostile input costs as little as possible: size, split
+// and header, alg allow-list and crit, key selection by kid (a refresh of a remote set on an
+// unknown kid, bounded by ctx), signature, then claims (decoded only after the signature
+// matched): exp/nbf/iat with leeway, iss, aud, token_type, safe header values, requirements.
+// Every refusal is an *Error.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*token.Claims, error) {
+	if len(raw) > v.maxSize {
+		return nil, refuse(ReasonTooLarge, "token is longer than the configured max_token_size")
+	}
+	if raw == "" {
+		return nil, refuse(ReasonMalformed, "token is empty")
+	}
+	j, err := token.Split(raw)
+	if err != nil {
+		// The token package's errors are fixed texts that never echo token content.
+		return nil, refuse(ReasonMalformed, err.Error())
+	}
+	alg := j.Header.Alg
+	if !v.algAllowed(alg) {
+		return nil, refuse(ReasonAlgorithm, v.algDesc)
+	}
+	if j.Header.Crit {
+		return nil, refuse(ReasonCrit, "token header has crit; no JWS extension is understood (RFC 7515 section 4.1.11)")
+	}
+
+	var buf [candidateBuf]*keys.Key
+	cands, e := v.candidates(ctx, buf[:0], j.Header.Kid, alg)
+	if e != nil {
+		return nil, e
+	}
+	verified := false
+	for _, k := range cands {
+		if k.Verify(alg, j.SigningInput, j.Signature) == nil {
+			verified = true
+			break
+		}
+	}
+	if !verified {
+		return nil, refuse(ReasonSignature, "token signature does not verify with any configured key")
+	}
+
+	c, err := j.Claims()
+	if err != nil {
+		return nil, refuse(ReasonClaims, err.Error())
+	}
+	if e := v.checkClaims(c); e != nil {
+		return nil, e
+	}
+	return c, nil
+}
+
+// algAllowed reports whether alg is allowed: one of the policy's algorithms (which New checked
+// are supported) or, without an allow-list, any algorithm Gatehouse supports. Both comparisons
+// are exact, so no spelling of none and no case variant of a real name passes.
+func (v *Verifier) algAllowed(alg string) bool {
+	if len(v.policy.Algorithms) > 0 {
+		return slices.Contains(v.policy.Algorithms, alg)
+	}
+	one := [1]string{alg}
+	return keys.CheckAlgorithms(one[:]) == nil
+}
+
+// candidates appends to dst the keys that may verify a token with kid and alg. A kid that no
+// loaded key has makes a refreshable provider fetch again (once, bounded by ctx): the issuer may
+// have rotated its keys since the last fetch.
+func (v *Verifier) candidates(ctx context.Context, dst []*keys.Key, kid, alg string) ([]*keys.Key, *Error) {
+	set := v.keys.Current()
+	if set.Len() == 0 {
+		return nil, refuse(ReasonNoKeys, "no verification keys are loaded")
+	}
+	cands := set.Candidates(dst, kid, alg)
+	if len(cands) == 0 && kid != "" && !set.HasID(kid) && v.refresher != nil {
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		v.refresher.RefreshFor(ctx, kid)
+		// Whether or not this call loaded the set, a concurrent refresh may have.
+		cands = v.keys.Current().Candidates(dst, kid, alg)
+	}
+	if len(cands) == 0 {
+		if kid != "" {
+			return nil, refuse(ReasonUnknownKey, "no configured key has the token's kid and allows its alg")
+		}
+		return nil, refuse(ReasonUnknownKey, "no configured key allows the token's alg")
+	}
+	return cands, nil
+}
+
+// checkClaims applies the policy to verified claims. The descriptions name claims, never values.
+func (v *Verifier) checkClaims(c *token.Claims) *Error {
+	if e := v.checkTime(c); e != nil {
+		return e
+	}
+	if len(v.policy.Issuers) > 0 {
+		iss, ok := c.Get("iss")
+		switch {
+		case !ok:
+			return refuse(ReasonIssuer, "token has no iss; an issuer is required")
+		case iss.Kind != token.String:
+			return refuse(ReasonIssuer, "iss must be a string")
+		case !slices.Contains(v.policy.Issuers, iss.Text):
+			return refuse(ReasonIssuer, "iss is not an accepted issuer")
+		}
+	}
+	if len(v.policy.Audiences) > 0 {
+		if e := v.checkAudience(c); e != nil {
+			return e
+		}
+	}
+	if e := v.checkTokenType(c); e != nil {
+		return e
+	}
+	for _, name := range v.policy.SafeClaims {
+		if val, ok := c.Get(name); ok && !headerSafe(val.Text) {
+			return refuse(ReasonUnsafeClaim, "claim "+name+" has a control character and cannot be sent in a header")
+		}
+	}
+	for i := range v.policy.Require {
+		if rq := &v.policy.Require[i]; !meets(c, rq) {
+			return &Error{
+				Status:      http.StatusForbidden,
+				Reason:      ReasonScope,
+				Description: "claim " + rq.Claim + " does not have a required value",
+			}
+		}
+	}
+	return nil
+}
+
+// checkTime checks exp (required), nbf and iat against the clock, with the leeway. exp is the
+// time "on or after which the JWT MUST NOT be accepted" (RFC 7519 §4.1.4): at exp itself it has
+// expired. Times are compared as float seconds, as NumericDate allows fractions.
+func (v *Verifier) checkTime(c *token.Claims) *Error {
+	t := v.now()
+	now := float64(t.Unix()) + float64(t.Nanosecond())/1e9
+
+	exp, ok := c.Get("exp")
+	if !ok {
+		return refuse(ReasonNoExp, "token has no exp; an expiry time is required")
+	}
+	if exp.Kind != token.Number {
+		return refuse(ReasonClaims, "exp must be a number")
+	}
+	if now >= exp.Num+v.leeway {
+		return refuse(ReasonExpired, "token has expired")
+	}
+	if nbf, ok := c.Get("nbf"); ok {
+		if nbf.Kind != token.Number {
+			return refuse(ReasonClaims, "nbf must be a number")
+		}
+		if now+v.leeway < nbf.Num {
+			return refuse(ReasonNotYetValid, "token is not valid yet (nbf)")
+		}
+	}
+	if iat, ok := c.Get("iat"); ok {
+		if iat.Kind != token.Number {
+			return refuse(ReasonClaims, "iat must be a number")
+		}
+		if iat.Num > now+v.leeway {
+			return refuse(ReasonIssuedInFuture, "token was issued in the future (iat)")
+		}
+	}
+	return nil
+}
+
+// checkAudience requires aud to be a string or an array with at least one accepted value.
+func (v *Verifier) checkAudience(c *token.Claims) *Error {
+	aud, ok := c.Get("aud")
+	if !ok {
+		return refuse(ReasonAudience, "token has no aud; an audience is required")
+	}
+	switch aud.Kind {
+	case token.String:
+		if slices.Contains(v.policy.Audiences, aud.Text) {
+			return nil
+		}
+	case token.Array:
+		for _, a := range aud.Items {
+			if slices.Contains(v.policy.Audiences, a) {
+				return nil
+			}
+		}
+	default:
+		return refuse(ReasonAudience, "aud must be a string or an array of strings")
+	}
+	return refuse(ReasonAudience, "aud has no accepted audience")
+}
+
+// checkTokenType applies the token_type rule: by default a token_type must say "access" (an
+// access-token verifier refuses refresh tokens, RFC 8725 §3.12); a configured value is required.
+func (v *Verifier) checkTokenType(c *token.Claims) *Error {
+	want := v.policy.TokenType
+	if want == TokenTypeOff {
+		return nil
+	}
+	tt, ok := c.Get("token_type")
+	if !ok {
+		if want == TokenTypeDefault {
+			return nil
+		}
+		return refuse(ReasonTokenType, "token has no token_type; one is required")
+	}
+	if want == TokenTypeDefault {
+		want = "access"
+	}
+	if tt.Kind != token.String || tt.Text != want {
+		return refuse(ReasonTokenType, "token has the wrong token_type")
+	}
+	return nil
+}
+
+// headerSafe reports whether s can go in an HTTP header value: no control characters (CR, LF and
+// NUL above all, which would split or cut the header) other than horizontal tab, and no DEL.
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// meets reports whether the claim named by rq equals one of its values or, for an array,
+// contains one of them. An object never meets a requirement.
+func meets(c *token.Claims, rq *Requirement) bool {
+	val, ok := c.Get(rq.Claim)
+	if !ok {
+		return false
+	}
+	switch val.Kind {
+	case token.Object:
+		return false
+	case token.Array:
+		for _, item := range val.Items {
+			if slices.Contains(rq.Values, item) {
+				return true
+			}
+		}
+		return false
+	}
+	return slices.Contains(rq.Values, val.Text)
+}
+
+// refuse is a 401 refusal.
+func refuse(r Reason, description string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Reason: r, Description: description}
+}
