@@ -1,0 +1,338 @@
+package caddyauth
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/gatehouse-dev/gatehouse/keys"
+	"github.com/gatehouse-dev/gatehouse/verify"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("jwt_auth", parseCaddyfile)
+	// Right after basic_auth, with the other authentication handlers: before anything that
+	// answers or proxies the request, so no `order` global option is needed.
+	httpcaddyfile.RegisterDirectiveOrder("jwt_auth", httpcaddyfile.After, "basic_auth")
+}
+
+// parseCaddyfile sets up the handler from Caddyfile tokens.
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	j := new(JWTAuth)
+	if err := j.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// sourceKinds maps the from_* subdirectives to token sources.
+var sourceKinds = map[string]string{
+	"from_header": verify.FromHeader,
+	"from_cookie": verify.FromCookie,
+	"from_query":  verify.FromQuery,
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	jwt_auth [<matcher>] {
+//	    secret         <string|{env.X}|{file./path}>
+//	    public_key     <file.pem>
+//	    jwks_file      <file.json>
+//	    jwks_url       <url> [refresh <duration>]
+//	    algorithms     <alg...>
+//	    issuer         <iss...>
+//	    audience       <aud...>
+//	    leeway         <duration>
+//	    token_type     <value|off>
+//	    from_header    <name> [<scheme>...]
+//	    from_cookie    <name>
+//	    from_query     <name>
+//	    user_claim     <claim...>
+//	    forward_claim  <claim> <Header-Name>
+//	    require        <claim> <value...>
+//	    optional
+//	    max_token_size <bytes>
+//	    realm          <realm>
+//	}
+//
+// Key files are read and checked here, so a mistake is reported with its Caddyfile line when the
+// config is adapted rather than when it is loaded. A secret holding a placeholder is checked only
+// if the placeholder resolves now; the placeholder, not its value, goes into the JSON.
+func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+
+	// Each group is the keys of one directive, checked against algorithms once both are known.
+	type keyGroup struct {
+		origin string
+		keys   []*keys.Key
+	}
+	var groups []keyGroup
+	checkGroup := func(g keyGroup) error {
+		if len(j.Algorithms) == 0 {
+			return nil
+		}
+		if _, err := keys.Restrict(g.keys, j.Algorithms); err != nil {
+			return d.Errf("%s: %v; add the key's algorithm to algorithms or remove the key", g.origin, err)
+		}
+		return nil
+	}
+	addGroup := func(origin string, ks ...*keys.Key) error {
+		g := keyGroup{origin: origin, keys: ks}
+		groups = append(groups, g)
+		return checkGroup(g)
+	}
+	seen := make(map[string]bool)
+	once := func(name string) error {
+		if seen[name] {
+			return d.Errf("%s is already set; give it once", name)
+		}
+		seen[name] = true
+		return nil
+	}
+
+	for d.NextBlock(0) {
+		name := d.Val()
+		switch name {
+		case "secret":
+			if err := once(name); err != nil {
+				return err
+			}
+			var s string
+			if !d.AllArgs(&s) {
+				return d.ArgErr()
+			}
+			if s == "" {
+				return d.Err("secret must not be empty; use at least 32 random bytes, e.g. {env.JWT_SECRET}")
+			}
+			resolved := s
+			if hasPlaceholder(s) {
+				// Unresolvable now (an environment variable of the server, a secrets file that
+				// only exists there) is fine: Provision resolves it and fails if it cannot.
+				r, err := resolveSecret(s)
+				if err != nil {
+					resolved = ""
+				} else {
+					resolved = r
+				}
+			}
+			if resolved != "" {
+				k, err := keys.FromSecret([]byte(resolved), "")
+				if err != nil {
+					return d.Errf("%v", err)
+				}
+				if err := addGroup("secret", k); err != nil {
+					return err
+				}
+			}
+			j.Secret = s
+
+		case "public_key":
+			var p string
+			if !d.AllArgs(&p) {
+				return d.ArgErr()
+			}
+			k, err := loadPEM(p)
+			if err != nil {
+				return d.Errf("%v", err)
+			}
+			if err := addGroup("public_key "+p, k); err != nil {
+				return err
+			}
+			j.PublicKeys = append(j.PublicKeys, p)
+
+		case "jwks_file":
+			var p string
+			if !d.AllArgs(&p) {
+				return d.ArgErr()
+			}
+			ks, err := loadJWKS(p)
+			if err != nil {
+				return d.Errf("%v", err)
+			}
+			if err := addGroup("jwks_file "+p, ks...); err != nil {
+				return err
+			}
+			j.JWKSFiles = append(j.JWKSFiles, p)
+
+		case "jwks_url":
+			args := d.RemainingArgs()
+			if len(args) != 1 && (len(args) != 3 || args[1] != "refresh") {
+				return d.Errf("jwks_url takes a URL and optionally refresh <duration>, e.g. jwks_url https://issuer.example/jwks.json refresh 15m")
+			}
+			u := JWKSURL{URL: args[0]}
+			if len(args) == 3 {
+				dur, err := caddy.ParseDuration(args[2])
+				if err != nil {
+					return d.Errf("jwks_url refresh %q is not a duration (e.g. 15m, 1h): %v", args[2], err)
+				}
+				if dur <= 0 {
+					return d.Errf("jwks_url refresh must be positive, e.g. 15m or 1h")
+				}
+				u.Refresh = caddy.Duration(dur)
+			}
+			if err := checkJWKSURL(u.URL, time.Duration(u.Refresh)); err != nil {
+				return d.Errf("%v", err)
+			}
+			j.JWKSURLs = append(j.JWKSURLs, u)
+
+		case "algorithms":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			if err := keys.CheckAlgorithms(args); err != nil {
+				return d.Errf("algorithms: %v", err)
+			}
+			j.Algorithms = append(j.Algorithms, args...)
+			for _, g := range groups {
+				if err := checkGroup(g); err != nil {
+					return err
+				}
+			}
+
+		case "issuer":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			j.Issuers = append(j.Issuers, args...)
+
+		case "audience":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			j.Audiences = append(j.Audiences, args...)
+
+		case "leeway":
+			if err := once(name); err != nil {
+				return err
+			}
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil {
+				return d.Errf("leeway %q is not a duration (e.g. 30s): %v", v, err)
+			}
+			if err := checkLeeway(dur); err != nil {
+				return d.Errf("%v", err)
+			}
+			j.Leeway = caddy.Duration(dur)
+
+		case "token_type":
+			if err := once(name); err != nil {
+				return err
+			}
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			if err := checkTokenType(v); err != nil {
+				return d.Errf("%v", err)
+			}
+			j.TokenType = v
+
+		case "from_header", "from_cookie", "from_query":
+			args := d.RemainingArgs()
+			if len(args) == 0 || (name != "from_header" && len(args) != 1) {
+				return d.ArgErr()
+			}
+			src := TokenSource{From: sourceKinds[name], Name: args[0], Schemes: args[1:]}
+			if len(src.Schemes) == 0 {
+				src.Schemes = nil
+			}
+			if err := checkSource(src); err != nil {
+				return d.Errf("%v", err)
+			}
+			for _, fc := range j.ForwardClaims {
+				if err := checkForward(fc, []TokenSource{src}); err != nil {
+					return d.Errf("%v", err)
+				}
+			}
+			j.Sources = append(j.Sources, src)
+
+		case "user_claim":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			j.UserClaims = append(j.UserClaims, args...)
+
+		case "forward_claim":
+			var fc ForwardClaim
+			if !d.AllArgs(&fc.Claim, &fc.Header) {
+				return d.Errf("forward_claim takes a claim and a header name, e.g. forward_claim sub X-User-Id")
+			}
+			if err := checkForward(fc, j.Sources); err != nil {
+				return d.Errf("%v", err)
+			}
+			j.ForwardClaims = append(j.ForwardClaims, fc)
+
+		case "require":
+			args := d.RemainingArgs()
+			if len(args) < 2 {
+				return d.Errf("require takes a claim and at least one accepted value, e.g. require scope read")
+			}
+			j.Require = append(j.Require, Requirement{Claim: args[0], Values: args[1:]})
+
+		case "optional":
+			if err := once(name); err != nil {
+				return err
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			j.Optional = true
+
+		case "max_token_size":
+			if err := once(name); err != nil {
+				return err
+			}
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return d.Errf("max_token_size %q is not a whole number of bytes", v)
+			}
+			if err := checkMaxTokenSize(n); err != nil {
+				return d.Errf("%v", err)
+			}
+			j.MaxTokenSize = n
+
+		case "realm":
+			if err := once(name); err != nil {
+				return err
+			}
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			if err := checkRealm(v); err != nil {
+				return d.Errf("%v", err)
+			}
+			j.Realm = v
+
+		default:
+			return d.Errf("unrecognized jwt_auth option '%s'", name)
+		}
+	}
+
+	if j.Secret == "" && len(j.PublicKeys) == 0 && len(j.JWKSFiles) == 0 && len(j.JWKSURLs) == 0 {
+		return d.Errf("%v", errNoKeys)
+	}
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*JWTAuth)(nil)

@@ -1,0 +1,257 @@
+package caddyauth
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/gatehouse-dev/gatehouse/keys"
+	"github.com/gatehouse-dev/gatehouse/verify"
+)
+
+// This file holds the configuration checks shared by Validate and the Caddyfile parser, so that a
+// Caddyfile error carries its file:line and a JSON config gets the same message.
+
+// Limits of the configuration.
+const (
+	minMaxTokenSize = 256
+	maxMaxTokenSize = 1 << 20
+	// minRefresh keeps a typo such as "refresh 1ms" from hammering the key server.
+	minRefresh = time.Second
+	// maxKeyFile caps the size of a PEM or JWK Set file read from disk.
+	maxKeyFile = 1 << 20
+)
+
+// loadSecret resolves the secret's placeholders ({env.X}, {file./path}); a placeholder that is
+// unknown or resolves to nothing is an error, never an empty or literal key.
+func loadSecret(secret string) (*keys.Key, error) {
+	s, err := resolveSecret(secret)
+	if err != nil {
+		return nil, err
+	}
+	// No origin: the messages of FromSecret already start with "secret".
+	k, err := keys.FromSecret([]byte(s), "")
+	if err != nil {
+		return nil, err
+	}
+	k.Origin = "secret"
+	return k, nil
+}
+
+// resolveSecret replaces the placeholders of a secret. The error names the placeholder only.
+func resolveSecret(secret string) (string, error) {
+	s, err := caddy.NewReplacer().ReplaceOrErr(secret, true, true)
+	if err != nil {
+		return "", fmt.Errorf("secret: %v; set the environment variable or create the file it names", err)
+	}
+	return s, nil
+}
+
+// hasPlaceholder reports whether s may hold a placeholder resolved at provision time.
+func hasPlaceholder(s string) bool {
+	return strings.ContainsAny(s, "{}")
+}
+
+// loadPEM reads and parses a public_key file.
+func loadPEM(path string) (*keys.Key, error) {
+	origin := "public_key " + path
+	data, err := readKeyFile(origin, path)
+	if err != nil {
+		return nil, err
+	}
+	return keys.ParsePEM(data, origin)
+}
+
+// loadJWKS reads and parses a jwks_file.
+func loadJWKS(path string) ([]*keys.Key, error) {
+	origin := "jwks_file " + path
+	data, err := readKeyFile(origin, path)
+	if err != nil {
+		return nil, err
+	}
+	return keys.ParseJWKS(data, origin)
+}
+
+// readKeyFile reads a key file of at most maxKeyFile bytes.
+func readKeyFile(origin, path string) ([]byte, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%s: the file name must not be empty", strings.TrimSpace(origin))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read the file: %v", origin, pathErr(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read the file: %v", origin, pathErr(err))
+	}
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("%s: the file is larger than %d bytes; is it the right file?", origin, maxKeyFile)
+	}
+	return data, nil
+}
+
+// pathErr drops the path from an *fs.PathError, which the caller's message already names.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// checkJWKSURL validates a jwks_url the way the fetcher will, without fetching it.
+func checkJWKSURL(url string, refresh time.Duration) error {
+	if refresh != 0 && refresh < minRefresh {
+		return fmt.Errorf("jwks_url %s: refresh %s is too short; use at least %s (default %s)", url, refresh, minRefresh, keys.DefaultRefresh)
+	}
+	r, err := keys.NewRemote(keys.RemoteOptions{URL: url, Refresh: refresh})
+	if err != nil {
+		return err
+	}
+	r.Stop() // never started: this only releases its context
+	return nil
+}
+
+func checkLeeway(d time.Duration) error {
+	if d < 0 || d > verify.MaxLeeway {
+		return fmt.Errorf("leeway %s is out of range; use a duration from 0 to %s", d, verify.MaxLeeway)
+	}
+	return nil
+}
+
+func checkMaxTokenSize(n int) error {
+	if n < minMaxTokenSize || n > maxMaxTokenSize {
+		return fmt.Errorf("max_token_size %d is out of range; use a number of bytes from %d to %d (default %d)",
+			n, minMaxTokenSize, maxMaxTokenSize, verify.DefaultMaxTokenSize)
+	}
+	return nil
+}
+
+func checkTokenType(v string) error {
+	if v == verify.TokenTypeDefault || v == verify.TokenTypeOff {
+		return nil
+	}
+	if len(v) > 256 || !printable(v) {
+		return fmt.Errorf("token_type must be off or the expected value of the token_type claim (printable text, at most 256 bytes)")
+	}
+	return nil
+}
+
+// checkRealm allows what RFC 6750 §3 allows in a quoted auth-param that is never escaped.
+func checkRealm(realm string) error {
+	if !printable(realm) || strings.ContainsAny(realm, `"\`) {
+		return fmt.Errorf("realm %q must be printable ASCII without quotes or backslashes", realm)
+	}
+	return nil
+}
+
+func checkSource(s TokenSource) error {
+	switch s.From {
+	case verify.FromHeader:
+		if err := checkHeaderName("from_header", s.Name); err != nil {
+			return err
+		}
+		for _, sc := range s.Schemes {
+			if !isToken(sc) {
+				return fmt.Errorf("from_header %s: scheme %q is not a valid auth scheme (e.g. Bearer)", s.Name, sc)
+			}
+		}
+	case verify.FromCookie, verify.FromQuery:
+		if !isToken(s.Name) {
+			return fmt.Errorf("from_%s %q: the name must be a non-empty token (letters, digits and !#$%%&'*+-.^_`|~)", s.From, s.Name)
+		}
+		if len(s.Schemes) > 0 {
+			return fmt.Errorf("from_%s %s: schemes are only for headers", s.From, s.Name)
+		}
+	default:
+		return fmt.Errorf("token source %q is unknown; use header, cookie or query", s.From)
+	}
+	return nil
+}
+
+// reservedHeaders may not be set from a claim: they frame or route the request, or carry other
+// credentials.
+var reservedHeaders = []string{
+	"Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Keep-Alive",
+	"Proxy-Connection", "Te", "Trailer", "Upgrade", "Expect", "Cookie", "Authorization", "Proxy-Authorization",
+}
+
+func checkForward(fc ForwardClaim, sources []TokenSource) error {
+	if fc.Claim == "" {
+		return errors.New("forward_claim: the claim name must not be empty")
+	}
+	if err := checkHeaderName("forward_claim "+fc.Claim, fc.Header); err != nil {
+		return err
+	}
+	h := http.CanonicalHeaderKey(fc.Header)
+	for _, r := range reservedHeaders {
+		if h == r {
+			return fmt.Errorf("forward_claim %s: header %s cannot carry a claim; choose another name, e.g. X-User-Id", fc.Claim, h)
+		}
+	}
+	// The header is deleted from every request before the token is read, so it cannot also be
+	// where the token comes from.
+	for _, s := range sources {
+		if s.From == verify.FromHeader && http.CanonicalHeaderKey(s.Name) == h {
+			return fmt.Errorf("forward_claim %s: header %s is also a token source (from_header); choose another name", fc.Claim, h)
+		}
+	}
+	return nil
+}
+
+func checkRequirement(rq Requirement) error {
+	if rq.Claim == "" {
+		return errors.New("require: the claim name must not be empty")
+	}
+	if len(rq.Values) == 0 {
+		return fmt.Errorf("require %s: give at least one accepted value", rq.Claim)
+	}
+	return nil
+}
+
+// checkHeaderName accepts an HTTP field name (RFC 9110 §5.1: a token).
+func checkHeaderName(directive, name string) error {
+	if !isToken(name) {
+		return fmt.Errorf("%s: %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~; no spaces or colons)", directive, name)
+	}
+	return nil
+}
+
+// isToken reports whether s is a non-empty RFC 9110 token.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// printable reports whether s is non-empty printable ASCII (spaces allowed).
+func printable(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,428 @@
+// Package caddyauth adapts Gatehouse to Caddy: the jwt_auth HTTP handler and its Caddyfile syntax.
+// The verifying itself lives in the verify, keys and token packages, which import no Caddy.
+package caddyauth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/gatehouse-dev/gatehouse/keys"
+	"github.com/gatehouse-dev/gatehouse/token"
+	"github.com/gatehouse-dev/gatehouse/verify"
+)
+
+func init() {
+	caddy.RegisterModule(JWTAuth{})
+}
+
+// JWTAuth is the http.handlers.jwt_auth module: it verifies a JSON Web Token on every request,
+// refuses with 401/403 (a simplejwt-shaped JSON body and an RFC 6750 WWW-Authenticate header), and
+// on success sets {http.auth.user.*} placeholders and forwards chosen claims as request headers.
+type JWTAuth struct {
+	// HMAC secret (HS256/384/512), at least 32 bytes. Placeholders such as {env.JWT_SECRET} or
+	// {file./run/secrets/jwt} are resolved at provision time, so the secret itself need not be in
+	// the config.
+	Secret string `json:"secret,omitempty"`
+	// Paths of PEM files holding SPKI public keys (RSA >= 2048 bits, ECDSA P-256/384/521, Ed25519).
+	PublicKeys []string `json:"public_keys,omitempty"`
+	// Paths of JWK Set files.
+	JWKSFiles []string `json:"jwks_files,omitempty"`
+	// Remote JWK Sets, fetched in the background.
+	JWKSURLs []JWKSURL `json:"jwks_urls,omitempty"`
+	// Allow-list of JWS algorithms; empty means every algorithm the keys support. "none" is refused.
+	Algorithms []string `json:"algorithms,omitempty"`
+	// Accepted iss values; when set, iss is required.
+	Issuers []string `json:"issuers,omitempty"`
+	// Accepted aud values; when set, aud is required.
+	Audiences []string `json:"audiences,omitempty"`
+	// Clock skew allowed for exp, nbf and iat. Default 0, at most 5m.
+	Leeway caddy.Duration `json:"leeway,omitempty"`
+	// The token_type rule: empty (a token carrying token_type must say "access"), "off", or the
+	// value the claim must have.
+	TokenType string `json:"token_type,omitempty"`
+	// Where to read the token from, in order. Default: the Authorization header, Bearer scheme.
+	Sources []TokenSource `json:"sources,omitempty"`
+	// Claims tried in order; the first present becomes {http.auth.user.id}. Default: sub, user_id.
+	UserClaims []string `json:"user_claims,omitempty"`
+	// Claims forwarded to upstream handlers as request headers. A client-sent copy of each header
+	// is always deleted first.
+	ForwardClaims []ForwardClaim `json:"forward_claims,omitempty"`
+	// Claim rules that must all hold, else 403.
+	Require []Requirement `json:"require,omitempty"`
+	// When true, a request without a token continues anonymously; a bad token is still refused.
+	Optional bool `json:"optional,omitempty"`
+	// Largest accepted token in bytes, checked before decoding. Default 8192.
+	MaxTokenSize int `json:"max_token_size,omitempty"`
+	// The realm in WWW-Authenticate. Default "api" (as in simplejwt's contract).
+	Realm string `json:"realm,omitempty"`
+
+	verifier  *verify.Verifier
+	extractor verify.Extractor
+	// forward holds the forwarded claims with canonical header names; forwardHeaders is every
+	// such header, deleted from each request before anything else happens.
+	forward        []ForwardClaim
+	forwardHeaders []string
+	// remoteKeys are this handler's references in remotes, released by Cleanup.
+	remoteKeys []string
+	challenges challenges
+	metrics    *authMetrics
+	logger     *zap.Logger
+}
+
+// JWKSURL is a remote JWK Set.
+type JWKSURL struct {
+	// The https URL of the set (http only to a loopback host).
+	URL string `json:"url"`
+	// How often to fetch it again. Default 1h.
+	Refresh caddy.Duration `json:"refresh,omitempty"`
+}
+
+// TokenSource is one place a token may be read from.
+type TokenSource struct {
+	// "header", "cookie" or "query".
+	From string `json:"from"`
+	// The header, cookie or query parameter name.
+	Name string `json:"name"`
+	// For headers: accepted auth schemes (case-insensitive). Empty: the whole value is the token.
+	Schemes []string `json:"schemes,omitempty"`
+}
+
+// ForwardClaim sends a claim's value to upstream handlers in a request header.
+type ForwardClaim struct {
+	// The claim name; nested claims by dotted path.
+	Claim string `json:"claim"`
+	// The request header to set.
+	Header string `json:"header"`
+}
+
+// Requirement is a claim that must equal (or, for an array, contain) one of Values.
+type Requirement struct {
+	// The claim name; nested claims by dotted path.
+	Claim string `json:"claim"`
+	// Accepted values.
+	Values []string `json:"values"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (JWTAuth) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.jwt_auth",
+		New: func() caddy.Module { return new(JWTAuth) },
+	}
+}
+
+// defaultRealm is the WWW-Authenticate realm when none is configured.
+const defaultRealm = "api"
+
+// defaultUserClaims are tried for {http.auth.user.id} when user_claim is not set: sub (RFC 7519)
+// and then user_id (simplejwt's USER_ID_CLAIM).
+var defaultUserClaims = []string{"sub", "user_id"}
+
+// remotes shares remote JWK Sets across config reloads: a reload that keeps a jwks_url keeps its
+// Remote, with the keys already fetched, instead of starting over with an empty set (which would
+// refuse every token until the first fetch of the new config succeeded).
+var remotes = caddy.NewUsagePool()
+
+// pooledRemote is a Remote in the pool; Destruct stops it when the last config using it is gone.
+type pooledRemote struct{ *keys.Remote }
+
+// Destruct implements caddy.Destructor.
+func (p pooledRemote) Destruct() error {
+	p.Stop()
+	return nil
+}
+
+// Provision sets defaults, loads the keys (resolving the secret's placeholders), starts or joins
+// the remote JWK Sets and builds the verifier.
+func (j *JWTAuth) Provision(ctx caddy.Context) error {
+	j.logger = ctx.Logger()
+	if j.Realm == "" {
+		j.Realm = defaultRealm
+	}
+	if len(j.UserClaims) == 0 {
+		j.UserClaims = append([]string(nil), defaultUserClaims...)
+	}
+	if len(j.Sources) == 0 {
+		for _, s := range verify.DefaultSources {
+			j.Sources = append(j.Sources, TokenSource{From: s.From, Name: s.Name, Schemes: append([]string(nil), s.Schemes...)})
+		}
+	}
+	if j.MaxTokenSize == 0 {
+		j.MaxTokenSize = verify.DefaultMaxTokenSize
+	}
+	// Caddy validates after provisioning; checking first means a bad config starts no fetcher.
+	if err := j.Validate(); err != nil {
+		return err
+	}
+
+	static, err := j.loadStaticKeys()
+	if err != nil {
+		return err
+	}
+	var providers []keys.Provider
+	if len(static) > 0 {
+		if static, err = keys.Restrict(static, j.Algorithms); err != nil {
+			return fmt.Errorf("algorithms: %w", err)
+		}
+		providers = append(providers, keys.Static{Set: keys.NewSet(static...)})
+	}
+	for _, u := range j.JWKSURLs {
+		r, err := j.joinRemote(u)
+		if err != nil {
+			return err
+		}
+		providers = append(providers, r)
+	}
+
+	policy := verify.Policy{
+		Algorithms:   j.Algorithms,
+		Issuers:      j.Issuers,
+		Audiences:    j.Audiences,
+		Leeway:       time.Duration(j.Leeway),
+		TokenType:    j.TokenType,
+		MaxTokenSize: j.MaxTokenSize,
+		// Claims that end up in request headers or as the user id must be header-safe.
+		SafeClaims: append([]string(nil), j.UserClaims...),
+	}
+	for _, rq := range j.Require {
+		policy.Require = append(policy.Require, verify.Requirement{Claim: rq.Claim, Values: rq.Values})
+	}
+	j.forward, j.forwardHeaders = nil, nil
+	for _, fc := range j.ForwardClaims {
+		h := http.CanonicalHeaderKey(fc.Header)
+		j.forward = append(j.forward, ForwardClaim{Claim: fc.Claim, Header: h})
+		j.forwardHeaders = append(j.forwardHeaders, h)
+		policy.SafeClaims = append(policy.SafeClaims, fc.Claim)
+	}
+	if j.verifier, err = verify.New(policy, keys.NewMulti(providers...), nil); err != nil {
+		return err
+	}
+
+	j.extractor = verify.Extractor{}
+	for _, s := range j.Sources {
+		j.extractor.Sources = append(j.extractor.Sources, verify.Source{From: s.From, Name: s.Name, Schemes: s.Schemes})
+	}
+	j.challenges = newChallenges(j.Realm)
+	if j.metrics, err = newAuthMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
+	return nil
+}
+
+// loadStaticKeys reads the secret, the PEM files and the JWK Set files.
+func (j *JWTAuth) loadStaticKeys() ([]*keys.Key, error) {
+	var ks []*keys.Key
+	if j.Secret != "" {
+		k, err := loadSecret(j.Secret)
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, k)
+	}
+	for _, p := range j.PublicKeys {
+		k, err := loadPEM(p)
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, k)
+	}
+	for _, p := range j.JWKSFiles {
+		set, err := loadJWKS(p)
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, set...)
+	}
+	return ks, nil
+}
+
+// joinRemote returns the pooled Remote for u, creating and starting it if no loaded config uses
+// the same URL, refresh interval and algorithms, and records the reference for Cleanup.
+func (j *JWTAuth) joinRemote(u JWKSURL) (keys.Provider, error) {
+	key := u.URL + "\x00" + time.Duration(u.Refresh).String() + "\x00" + strings.Join(j.Algorithms, ",")
+	val, _, err := remotes.LoadOrNew(key, func() (caddy.Destructor, error) {
+		r, err := keys.NewRemote(keys.RemoteOptions{
+			URL:     u.URL,
+			Refresh: time.Duration(u.Refresh),
+			Allowed: j.Algorithms,
+			// The Remote may outlive this config (a reload keeps it), so it logs to the process
+			// logger rather than to this config's, under the same name.
+			Logger: caddy.Log().Named("http.handlers.jwt_auth"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.Start()
+		return pooledRemote{r}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	j.remoteKeys = append(j.remoteKeys, key)
+	return val.(pooledRemote).Remote, nil
+}
+
+// Validate checks the configuration; the Caddyfile parser runs the same checks with file:line.
+func (j *JWTAuth) Validate() error {
+	if j.Secret == "" && len(j.PublicKeys) == 0 && len(j.JWKSFiles) == 0 && len(j.JWKSURLs) == 0 {
+		return errNoKeys
+	}
+	if err := keys.CheckAlgorithms(j.Algorithms); err != nil {
+		return fmt.Errorf("algorithms: %w", err)
+	}
+	if err := checkLeeway(time.Duration(j.Leeway)); err != nil {
+		return err
+	}
+	if j.MaxTokenSize != 0 {
+		if err := checkMaxTokenSize(j.MaxTokenSize); err != nil {
+			return err
+		}
+	}
+	if err := checkTokenType(j.TokenType); err != nil {
+		return err
+	}
+	if j.Realm != "" {
+		if err := checkRealm(j.Realm); err != nil {
+			return err
+		}
+	}
+	for _, u := range j.JWKSURLs {
+		if err := checkJWKSURL(u.URL, time.Duration(u.Refresh)); err != nil {
+			return err
+		}
+	}
+	for _, s := range j.Sources {
+		if err := checkSource(s); err != nil {
+			return err
+		}
+	}
+	for _, c := range j.UserClaims {
+		if c == "" {
+			return errors.New("user_claim: a claim name must not be empty")
+		}
+	}
+	for _, fc := range j.ForwardClaims {
+		if err := checkForward(fc, j.Sources); err != nil {
+			return err
+		}
+	}
+	for _, rq := range j.Require {
+		if err := checkRequirement(rq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Cleanup releases this handler's remote JWK Sets; the last user of one stops it. It may run more
+// than once (Caddy also calls it after a failed Provision).
+func (j *JWTAuth) Cleanup() error {
+	for _, key := range j.remoteKeys {
+		if _, err := remotes.Delete(key); err != nil {
+			return err
+		}
+	}
+	j.remoteKeys = nil
+	return nil
+}
+
+// ServeHTTP verifies the request's token and calls next, or refuses the request.
+func (j *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// Client-sent copies of the identity headers go first, whatever happens next, so a spoofed
+	// identity never reaches an upstream (not on a preflight, an anonymous or a refused request).
+	for _, h := range j.forwardHeaders {
+		delete(r.Header, h)
+	}
+	if isPreflight(r) {
+		j.metrics.count(resultPreflight)
+		return next.ServeHTTP(w, r)
+	}
+
+	raw, found, err := j.extractor.Extract(r)
+	if err != nil {
+		return j.refuse(w, r, asVerifyError(err))
+	}
+	if !found {
+		if j.Optional {
+			j.metrics.count(resultAnonymous)
+			return next.ServeHTTP(w, r)
+		}
+		return j.refuse(w, r, errMissing)
+	}
+	claims, err := j.verifier.Verify(r.Context(), raw)
+	if err != nil {
+		return j.refuse(w, r, asVerifyError(err))
+	}
+
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		setUserPlaceholders(repl, claims, j.UserClaims)
+	}
+	for _, fc := range j.forward {
+		if v, ok := claims.Get(fc.Claim); ok && v.Kind != token.Object {
+			r.Header[fc.Header] = []string{v.Text}
+		}
+	}
+	j.metrics.count(resultOK)
+	return next.ServeHTTP(w, r)
+}
+
+// refuse records why the request was refused (placeholders, debug log, metrics) and answers it.
+func (j *JWTAuth) refuse(w http.ResponseWriter, r *http.Request, e *verify.Error) error {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set("http.auth.jwt.error", string(e.Reason))
+		repl.Set("http.auth.jwt.error_description", e.Description)
+	}
+	// The reason and description only: never the token or a claim value.
+	if c := j.logger.Check(zapcore.DebugLevel, "request refused"); c != nil {
+		c.Write(zap.String("reason", string(e.Reason)), zap.String("description", e.Description))
+	}
+	j.metrics.count(string(e.Reason))
+	return j.challenges.respond(w, r, e)
+}
+
+// isPreflight reports whether r is a CORS preflight request, which browsers send without
+// credentials (Fetch standard, CORS-preflight request), so it must pass through to whatever
+// answers CORS.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions &&
+		r.Header.Get("Origin") != "" &&
+		r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// errMissing is the refusal of a request that carries no token.
+var errMissing = &verify.Error{
+	Status:      http.StatusUnauthorized,
+	Reason:      verify.ReasonMissing,
+	Description: "no token in the request",
+}
+
+// asVerifyError returns err as a *verify.Error; anything else (which the verify package does not
+// return) is treated as a malformed token, so an unexpected error still refuses the request.
+func asVerifyError(err error) *verify.Error {
+	var e *verify.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &verify.Error{Status: http.StatusUnauthorized, Reason: verify.ReasonMalformed, Description: "token is invalid"}
+}
+
+// errNoKeys: a handler without keys would refuse every request.
+var errNoKeys = errors.New("jwt_auth needs a key to verify tokens with: set secret, public_key, jwks_file or jwks_url")
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*JWTAuth)(nil)
+	_ caddy.Validator             = (*JWTAuth)(nil)
+	_ caddy.CleanerUpper          = (*JWTAuth)(nil)
+	_ caddyhttp.MiddlewareHandler = (*JWTAuth)(nil)
+	_ caddy.Destructor            = pooledRemote{}
+)
