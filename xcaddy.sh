@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Build, run and test Caddy with Gatehouse from this checkout.
+#
+#   ./xcaddy.sh build   write bin/caddy (Caddy v2.11.9 + the working tree's Gatehouse)
+#   ./xcaddy.sh run     build, then serve the demo site (Caddyfile.example) on http://localhost:8080
+#   ./xcaddy.sh test    install what the tests need, build, and run every check CI runs
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+readonly CADDY_VERSION=v2.11.9
+readonly XCADDY_VERSION=v0.4.5
+readonly MODULE=github.com/gatehouse-dev/gatehouse
+readonly CADDY_BIN=bin/caddy
+readonly STAMP=bin/.caddy.stamp
+
+# Debian packages the tests need: go test -race needs cgo, hence a C compiler and libc headers;
+# fetching modules from the Go module proxy over HTTPS needs the CA certificates.
+readonly APT_PACKAGES=(ca-certificates gcc libc6-dev)
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'xcaddy.sh: %s\n' "$*" >&2; exit 1; }
+
+# ensure_apt installs the given Debian packages that are not installed yet, running
+# apt-get update at most once per invocation. Non-Debian systems are left alone: the checks
+# that need the packages will say what is missing.
+apt_updated=false
+ensure_apt() {
+	command -v dpkg >/dev/null 2>&1 || { log "no dpkg: not installing $*; install them yourself if a check fails"; return 0; }
+	local missing=() pkg
+	for pkg in "$@"; do
+		if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+			missing+=("$pkg")
+		fi
+	done
+	((${#missing[@]})) || return 0
+	local sudo=()
+	if [[ $(id -u) != 0 ]]; then
+		command -v sudo >/dev/null 2>&1 || die "packages ${missing[*]} are missing; install them as root"
+		sudo=(sudo)
+	fi
+	log "installing ${missing[*]}"
+	if ! $apt_updated; then
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+		apt_updated=true
+	fi
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# xcaddy_cmd prints the path of xcaddy, installing it where go install puts binaries (GOBIN, else
+# the first GOPATH entry's bin) when it is neither on PATH nor there.
+xcaddy_cmd() {
+	local gobin
+	gobin=$(go env GOBIN)
+	if [[ -z $gobin ]]; then
+		gobin=$(go env GOPATH)
+		gobin="${gobin%%:*}/bin"
+	fi
+	if command -v xcaddy >/dev/null 2>&1; then
+		command -v xcaddy
+		return
+	fi
+	if [[ ! -x $gobin/xcaddy ]]; then
+		log "installing xcaddy $XCADDY_VERSION"
+		go install "github.com/caddyserver/xcaddy/cmd/xcaddy@$XCADDY_VERSION" >&2
+	fi
+	printf '%s\n' "$gobin/xcaddy"
+}
+
+# build_fingerprint hashes everything bin/caddy is made from: the module's non-test Go files,
+# go.mod and go.sum, the versions, and the Go toolchain and target. Test files never reach the
+# binary, so editing a test does not force a rebuild.
+build_fingerprint() {
+	{
+		printf '%s\n' "$CADDY_VERSION" "$XCADDY_VERSION"
+		go version
+		go env GOOS GOARCH GOAMD64 CGO_ENABLED GOFLAGS
+		find . \( -path ./bin -o -path ./.git -o -path ./.gatehouse -o -name testdata \) -prune -o \
+			-type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) -print0 |
+			LC_ALL=C sort -z | xargs -0 sha256sum
+	} | sha256sum | cut -d' ' -f1
+}
+
+cmd_build() {
+	local xcaddy fp
+	xcaddy=$(xcaddy_cmd)
+	fp=$(build_fingerprint)
+	if [[ -x $CADDY_BIN && -f $STAMP && $(<"$STAMP") == "$fp" ]]; then
+		log "$CADDY_BIN is up to date"
+		return
+	fi
+	mkdir -p bin
+	rm -f "$STAMP"
+	# Build next to the target and rename, so a running bin/caddy is replaced, not overwritten
+	# (writing over a running executable fails with "text file busy").
+	local tmp="bin/.caddy.$$"
+	trap "rm -f '$tmp'" EXIT
+	log "building $CADDY_BIN (Caddy $CADDY_VERSION with $MODULE from $PWD)"
+	# The version label plus the local path: a module proxy that does not serve the module answers
+	# 403, and a bare --with path=./ then fails.
+	"$xcaddy" build "$CADDY_VERSION" --output "$tmp" --with "$MODULE@v0.0.0=$PWD"
+	mv -f "$tmp" "$CADDY_BIN"
+	trap - EXIT
+	printf '%s\n' "$fp" >"$STAMP"
+}
+
+# load_secret exports GATEHOUSE_SECRET, generating a random one into .gatehouse/secret on first use,
+# and sets secret_hint to the shell words that export it again.
+secret_hint='# GATEHOUSE_SECRET: the value you exported before ./xcaddy.sh run'
+load_secret() {
+	if [[ -n ${GATEHOUSE_SECRET:-} ]]; then
+		return
+	fi
+	local file=.gatehouse/secret
+	if [[ ! -s $file ]]; then
+		log "generating a random HMAC secret in $file"
+		(
+			umask 077
+			mkdir -p .gatehouse
+			head -c 48 /dev/urandom | base64 | tr -d '\n' >"$file.tmp"
+			mv -f "$file.tmp" "$file"
+		)
+	fi
+	chmod 600 "$file"
+	GATEHOUSE_SECRET=$(<"$file")
+	export GATEHOUSE_SECRET
+	secret_hint="export GATEHOUSE_SECRET=\$(cat $file)"
+}
+
+# wait_and_greet waits until the demo site answers, then prints what to try.
+wait_and_greet() {
+	local token=$1 i
+	for ((i = 0; i < 150; i++)); do
+		if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
+			cat >&2 <<EOF
+
+=== Gatehouse demo is up ===============================================================
+Public page:     http://localhost:8080/
+Protected page:  http://localhost:8080/private/   (401 without a token)
+Protected API:   http://localhost:8080/api/hello
+
+Try it with a demo token (user "demo", valid for 1 hour):
+
+  curl -i http://localhost:8080/api/hello
+  curl -i -H 'Authorization: Bearer $token' http://localhost:8080/api/hello
+
+Mint another token (the secret is read from the environment, never from the command line):
+
+  $secret_hint
+  bin/caddy jwt-token --secret-env GATEHOUSE_SECRET --claim sub=alice --claim user_id=7 --ttl 15m
+
+Stop the server with Ctrl-C.
+=========================================================================================
+
+EOF
+			return
+		fi
+		sleep 0.1
+	done
+}
+
+cmd_run() {
+	cmd_build
+	if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
+		die "something already listens on port 8080; stop it first"
+	fi
+	load_secret
+	local token
+	token=$("$CADDY_BIN" jwt-token --secret-env GATEHOUSE_SECRET --claim sub=demo --claim user_id=1 --ttl 1h)
+	wait_and_greet "$token" &
+	exec "$CADDY_BIN" run --config Caddyfile.example --adapter caddyfile
+}
+
+# fuzz_targets prints "dir name" for every fuzz target in the module's test files.
+fuzz_targets() {
+	local line file name
+	grep -rHo --include='*_test.go' --exclude-dir=bin --exclude-dir=.git '^func Fuzz[A-Za-z0-9_]*(' . |
+		LC_ALL=C sort |
+		while IFS= read -r line; do
+			file=${line%%:*}
+			name=${line#*:func }
+			printf '%s %s\n' "$(dirname "$file")" "${name%(}"
+		done || true
+}
+
+cmd_test() {
+	ensure_apt "${APT_PACKAGES[@]}"
+	cmd_build
+
+	log "gofmt"
+	local unformatted
+	unformatted=$(gofmt -l .)
+	if [[ -n $unformatted ]]; then
+		printf 'not gofmt-ed (run gofmt -w on them):\n%s\n' "$unformatted" >&2
+		exit 1
+	fi
+
+	log "go vet"
+	go vet ./...
+
+	log "go test -race (unit and integration tests)"
+	CGO_ENABLED=1 go test -race -count=1 ./...
+
+	log "benchmarks, 100 iterations each"
+	go test -run '^$' -bench . -benchtime 100x ./...
+
+	local dir name
+	while read -r dir name; do
+		log "fuzz $name in $dir for 10s"
+		go test -run '^$' -fuzz "^$name\$" -fuzztime 10s "$dir/"
+	done < <(fuzz_targets)
+
+	log "all checks passed"
+}
+
+usage() {
+	cat >&2 <<EOF
+usage: $0 <command>
+
+  build   build bin/caddy: Caddy $CADDY_VERSION with Gatehouse from this checkout (xcaddy $XCADDY_VERSION)
+  run     build, then serve the demo site (Caddyfile.example) on http://localhost:8080 and print a
+          curl command with a demo token; the HMAC secret is \$GATEHOUSE_SECRET or, if unset, a
+          random one kept in .gatehouse/secret
+  test    install what the tests need, build, check gofmt and go vet, run every test with the race
+          detector, every benchmark briefly and every fuzz target for 10s
+EOF
+}
+
+case ${1:-} in
+build) cmd_build ;;
+run) cmd_run ;;
+test) cmd_test ;;
+*)
+	usage
+	exit 2
+	;;
+esac
