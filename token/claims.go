@@ -10,8 +10,11 @@ const (
 	Number
 	Bool
 	Null
-	Array  // an array whose elements are all scalars; Items holds them as text
-	Object // only reported for Get on a non-leaf path; leaves are flattened with dotted names
+	Array // an array whose elements are all scalars; Items holds them as text
+	// Object is a value with no scalar text: an empty object, an array holding objects or arrays,
+	// or (from Get) the name of an object whose members are flattened with dotted names. It is
+	// recorded so that a claim such as {"exp":{}} is present, and refused, rather than absent.
+	Object
 )
 
 // Value is one claim value. Text is the canonical text form used for placeholders, headers and
@@ -22,10 +25,14 @@ type Value struct {
 	Text  string
 	Num   float64 // for Number
 	Items []string
+	// Strings reports, for an Array, that every item is a JSON string (so [1] is not an
+	// audience "1").
+	Strings bool
 }
 
 // Member is a flattened claim: nested objects become dotted names ("realm.roles").
-// Arrays that contain objects or arrays are not flattened and do not appear.
+// Arrays that contain objects or arrays, and empty objects, are not flattened: they appear as
+// one member of Kind Object.
 type Member struct {
 	Name  string
 	Value Value
@@ -37,8 +44,7 @@ type Member struct {
 type Claims struct {
 	// Raw is the decoded payload JSON.
 	Raw []byte
-	// Members lists every flattened scalar (or scalar-array) claim in document order,
-	// the registered ones included.
+	// Members lists every flattened claim in document order, the registered ones included.
 	Members []Member
 }
 

@@ -14,9 +14,13 @@ func num(name, text string, n float64) Member {
 	return Member{name, Value{Kind: Number, Text: text, Num: n}}
 }
 
+// arr is an array of strings.
 func arr(name string, items ...string) Member {
-	return Member{name, Value{Kind: Array, Text: strings.Join(items, ","), Items: items}}
+	return Member{name, Value{Kind: Array, Text: strings.Join(items, ","), Items: items, Strings: true}}
 }
+
+// obj is a member recorded without text: an empty object or an array holding containers.
+func obj(name string) Member { return Member{name, Value{Kind: Object}} }
 
 func TestParseClaims(t *testing.T) {
 	for _, tc := range []struct {
@@ -59,21 +63,29 @@ func TestParseClaims(t *testing.T) {
 			num("realm.level.n", "2", 2),
 			str("realm.level.deep.x", "y"),
 			str("sub", "alice"),
+			obj("empty"),
 		}},
 		{name: "scalar arrays", json: `{"mixed":[1,"two",true,null,"a\u002cb"],"one":["x"],"empty":[]}`, want: []Member{
-			arr("mixed", "1", "two", "true", "null", "a,b"),
+			{"mixed", Value{Kind: Array, Text: "1,two,true,null,a,b", Items: []string{"1", "two", "true", "null", "a,b"}}},
 			arr("one", "x"),
-			{"empty", Value{Kind: Array}},
+			{"empty", Value{Kind: Array, Strings: true}},
 		}},
 		{name: "many array items", json: `{"a":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19]}`, want: []Member{
-			arr("a", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19"),
+			{"a", Value{Kind: Array, Text: "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19",
+				Items: strings.Split("0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19", ",")}},
 		}},
-		{name: "arrays of containers skipped", json: `{"objs":[{"a":1}],"arrs":[[1],[2]],"late":[1,{"a":1}],"keep":1}`, want: []Member{
+		{name: "arrays of containers kept as objects", json: `{"objs":[{"a":1}],"arrs":[[1],[2]],"late":[1,{"a":1}],"keep":1}`, want: []Member{
+			obj("objs"), obj("arrs"), obj("late"),
 			num("keep", "1", 1),
+		}},
+		{name: "empty objects kept", json: `{"e":{},"o":{"e":{}}}`, want: []Member{obj("e"), obj("o.e")}},
+		{name: "mixed array is not all strings", json: `{"aud":["a",1]}`, want: []Member{
+			{"aud", Value{Kind: Array, Text: "a,1", Items: []string{"a", "1"}}},
 		}},
 		{name: "same name in different objects", json: `{"a":{"a":1},"b":{"a":2},"c":[{"a":1},{"a":2}]}`, want: []Member{
 			num("a.a", "1", 1),
 			num("b.a", "2", 2),
+			obj("c"),
 		}},
 		{name: "nested names may differ in case", json: `{"o":{"role":"a","ROLE":"b"}}`, want: []Member{
 			str("o.role", "a"),
@@ -85,7 +97,7 @@ func TestParseClaims(t *testing.T) {
 			num("a.c", "2", 2),
 		}},
 		{name: "empty name", json: `{"":1,"o":{"":2}}`, want: []Member{num("", "1", 1), num("o.", "2", 2)}},
-		{name: "depth 32", json: `{"a":` + strings.Repeat(`[`, 31) + strings.Repeat(`]`, 31) + `}`, want: []Member{}},
+		{name: "depth 32", json: `{"a":` + strings.Repeat(`[`, 31) + strings.Repeat(`]`, 31) + `}`, want: []Member{obj("a")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ParseClaims([]byte(tc.json))
@@ -253,7 +265,7 @@ func TestClaimsGet(t *testing.T) {
 		want Value
 		ok   bool
 	}{
-		{"realm.roles", Value{Kind: Array, Text: "a,b", Items: []string{"a", "b"}}, true},
+		{"realm.roles", Value{Kind: Array, Text: "a,b", Items: []string{"a", "b"}, Strings: true}, true},
 		{"sub", Value{Kind: String, Text: "alice"}, true},
 		{"realm", Value{Kind: Object}, true},
 		{"realm.level", Value{Kind: Object}, true},
@@ -263,7 +275,7 @@ func TestClaimsGet(t *testing.T) {
 		{"roles", Value{}, false},
 		{"real", Value{}, false},
 		{"realm.", Value{}, false},
-		{"e", Value{}, false}, // an empty object has no flattened members
+		{"e", Value{Kind: Object}, true}, // an empty object is present, without text
 		{"", Value{}, false},
 	} {
 		v, ok := c.Get(tc.name)

@@ -145,9 +145,12 @@ func refFlatten(t *testing.T, data []byte) (members map[string]Value, collision 
 			}
 			switch v := v.(type) {
 			case map[string]any:
+				if len(v) == 0 {
+					add(name, Value{Kind: Object})
+				}
 				walk(name+".", v)
 			case []any:
-				items := []string{}
+				items, strs := []string{}, true
 				for _, item := range v {
 					s, ok := scalar(item)
 					if !ok {
@@ -155,9 +158,12 @@ func refFlatten(t *testing.T, data []byte) (members map[string]Value, collision 
 						break
 					}
 					items = append(items, s.Text)
+					strs = strs && s.Kind == String
 				}
 				if items != nil {
-					add(name, Value{Kind: Array, Text: strings.Join(items, ","), Items: items})
+					add(name, Value{Kind: Array, Text: strings.Join(items, ","), Items: items, Strings: strs})
+				} else {
+					add(name, Value{Kind: Object})
 				}
 			}
 		}

@@ -148,6 +148,11 @@ func (d *decoder) object(path string, top, emit bool) error {
 	if d.i < len(d.s) && d.s[d.i] == '}' {
 		d.i++
 		d.depth--
+		if emit && !top {
+			// An empty object has no leaves to flatten; recording it keeps {"exp":{}} from
+			// passing as a claim set without exp.
+			d.members = append(d.members, Member{Name: path, Value: Value{Kind: Object}})
+		}
 		return nil
 	}
 	for {
@@ -314,14 +319,15 @@ func (d *decoder) headerMember(name string) error {
 }
 
 // array parses an array at d.i (which is '['). With emit, an array of scalars only is recorded
-// as one Array member; an array holding objects or arrays is validated and dropped.
+// as one Array member; an array holding objects or arrays is recorded as an Object member, with
+// no text, so that it is present but never matches, forwards or fills a placeholder.
 func (d *decoder) array(name string, emit bool) error {
 	d.depth++
 	if d.depth > maxDepth {
 		return errSyntax
 	}
 	d.i++
-	collect := emit
+	collect, strs := emit, true
 	if collect {
 		d.items.n = 0
 	}
@@ -330,7 +336,7 @@ func (d *decoder) array(name string, emit bool) error {
 		d.i++
 		d.depth--
 		if emit {
-			d.members = append(d.members, Member{Name: name, Value: Value{Kind: Array}})
+			d.members = append(d.members, Member{Name: name, Value: Value{Kind: Array, Strings: true}})
 		}
 		return nil
 	}
@@ -351,6 +357,7 @@ func (d *decoder) array(name string, emit bool) error {
 			}
 			if collect {
 				d.items.push(v.Text)
+				strs = strs && v.Kind == String
 			}
 		}
 		d.ws()
@@ -364,11 +371,14 @@ func (d *decoder) array(name string, emit bool) error {
 		case ']':
 			d.i++
 			d.depth--
-			if collect {
+			switch {
+			case collect:
 				items := d.items.clone(0)
 				d.members = append(d.members, Member{Name: name, Value: Value{
-					Kind: Array, Text: strings.Join(items, ","), Items: items,
+					Kind: Array, Text: strings.Join(items, ","), Items: items, Strings: strs,
 				}})
+			case emit:
+				d.members = append(d.members, Member{Name: name, Value: Value{Kind: Object}})
 			}
 			return nil
 		default:

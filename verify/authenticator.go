@@ -286,16 +286,19 @@ func (v *Verifier) checkAudience(c *token.Claims) *Error {
 		if slices.Contains(v.policy.Audiences, aud.Text) {
 			return nil
 		}
+		return refuse(ReasonAudience, "aud has no accepted audience")
 	case token.Array:
+		if !aud.Strings {
+			break
+		}
 		for _, a := range aud.Items {
 			if slices.Contains(v.policy.Audiences, a) {
 				return nil
 			}
 		}
-	default:
-		return refuse(ReasonAudience, "aud must be a string or an array of strings")
+		return refuse(ReasonAudience, "aud has no accepted audience")
 	}
-	return refuse(ReasonAudience, "aud has no accepted audience")
+	return refuse(ReasonAudience, "aud must be a string or an array of strings")
 }
 
 // checkTokenType applies the token_type rule: by default a token_type must say "access" (an
