@@ -78,6 +78,13 @@ func TestStaticFilesBehindJWT(t *testing.T) {
 			wantAuth:   `Bearer realm="api", error="invalid_token", error_description=...`,
 		},
 		{
+			name:       "token_type hidden in an array of objects",
+			headers:    []string{bearer(hs256(t, access(jwt.MapClaims{"token_type": []any{map[string]any{"t": "refresh"}}})))},
+			wantStatus: http.StatusUnauthorized,
+			wantBody:   bodyWrongType,
+			wantAuth:   `Bearer realm="api", error="invalid_token", error_description=...`,
+		},
+		{
 			name:       "signed with another secret",
 			headers:    []string{bearer(sign(t, jwt.SigningMethodHS256, []byte(strings.Repeat("x", 32)), access(nil), nil))},
 			wantStatus: http.StatusUnauthorized,
