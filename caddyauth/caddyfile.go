@@ -56,6 +56,7 @@ var sourceKinds = map[string]string{
 //	    require        <claim> <value...>
 //	    optional
 //	    max_token_size <bytes>
+//	    cache_size     <tokens|off>
 //	    realm          <realm>
 //	}
 //
@@ -309,6 +310,27 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("%v", err)
 			}
 			j.MaxTokenSize = n
+
+		case "cache_size":
+			if err := once(name); err != nil {
+				return err
+			}
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			if v == "off" {
+				j.CacheSize = -1
+				break
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return d.Errf("cache_size %q is not a positive number of tokens or off", v)
+			}
+			if err := checkCacheSize(n); err != nil {
+				return d.Errf("%v", err)
+			}
+			j.CacheSize = n
 
 		case "realm":
 			if err := once(name); err != nil {

@@ -104,6 +104,7 @@ func TestAdaptFull(t *testing.T) {
 		require role admin
 		optional
 		max_token_size 4096
+		cache_size 500
 		realm shop
 	}
 	respond "ok"
@@ -142,6 +143,7 @@ func TestAdaptFull(t *testing.T) {
 		},
 		"optional":       true,
 		"max_token_size": float64(4096),
+		"cache_size":     float64(500),
 		"realm":          "shop",
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -272,6 +274,9 @@ func TestAdaptErrors(t *testing.T) {
 		{"max_token_size small", "secret " + testSecret + "\n\t\tmax_token_size 10", 4, "max_token_size 10 is out of range; use a number of bytes from 256 to 1048576"},
 		{"max_token_size large", "secret " + testSecret + "\n\t\tmax_token_size 2000000", 4, "is out of range"},
 		{"max_token_size not a number", "secret " + testSecret + "\n\t\tmax_token_size 8k", 4, `max_token_size "8k" is not a whole number of bytes`},
+		{"cache_size zero", "secret " + testSecret + "\n\t\tcache_size 0", 4, `cache_size "0" is not a positive number of tokens or off`},
+		{"cache_size huge", "secret " + testSecret + "\n\t\tcache_size 2000000", 4, "cache_size 2000000 is out of range"},
+		{"cache_size twice", "secret " + testSecret + "\n\t\tcache_size off\n\t\tcache_size 5", 5, "cache_size"},
 		{"token_type control char", "secret " + testSecret + "\n\t\ttoken_type \"a\tb\"", 4, "token_type must be off or the expected value"},
 		{"forward_claim colon", "secret " + testSecret + "\n\t\tforward_claim sub X-User:Id", 4, `"X-User:Id" is not a valid header name`},
 		{"forward_claim space", "secret " + testSecret + "\n\t\tforward_claim sub \"X User\"", 4, "is not a valid header name"},

@@ -128,6 +128,18 @@ func checkLeeway(d time.Duration) error {
 	return nil
 }
 
+// maxCacheSize bounds cache_size: with tokens of up to 8 KiB, a million entries is already
+// gigabytes, more than any single handler should hold.
+const maxCacheSize = 1_000_000
+
+// checkCacheSize accepts -1 (off), 0 (the default) and 1..maxCacheSize.
+func checkCacheSize(n int) error {
+	if n < -1 || n > maxCacheSize {
+		return fmt.Errorf("cache_size %d is out of range; use a number of tokens from 1 to %d, or off", n, maxCacheSize)
+	}
+	return nil
+}
+
 func checkMaxTokenSize(n int) error {
 	if n < minMaxTokenSize || n > maxMaxTokenSize {
 		return fmt.Errorf("max_token_size %d is out of range; use a number of bytes from %d to %d (default %d)",

@@ -64,6 +64,10 @@ type JWTAuth struct {
 	MaxTokenSize int `json:"max_token_size,omitempty"`
 	// The realm in WWW-Authenticate. Default "api" (as in simplejwt's contract).
 	Realm string `json:"realm,omitempty"`
+	// How many verified tokens to remember, so that a token sent again costs a lookup instead of
+	// a signature check. Expiry and the key set are still checked on every request, and refused
+	// tokens are never kept. 0 means the default (10000), -1 turns the cache off.
+	CacheSize int `json:"cache_size,omitempty"`
 
 	verifier  *verify.Verifier
 	extractor verify.Extractor
@@ -190,6 +194,7 @@ func (j *JWTAuth) Provision(ctx caddy.Context) error {
 		Leeway:       time.Duration(j.Leeway),
 		TokenType:    j.TokenType,
 		MaxTokenSize: j.MaxTokenSize,
+		CacheSize:    j.CacheSize,
 		// Claims that end up in request headers or as the user id must be header-safe.
 		SafeClaims: append([]string(nil), j.UserClaims...),
 	}
@@ -280,6 +285,9 @@ func (j *JWTAuth) Validate() error {
 		return fmt.Errorf("algorithms: %w", err)
 	}
 	if err := checkLeeway(time.Duration(j.Leeway)); err != nil {
+		return err
+	}
+	if err := checkCacheSize(j.CacheSize); err != nil {
 		return err
 	}
 	if j.MaxTokenSize != 0 {

@@ -32,6 +32,7 @@ type Verifier struct {
 
 	// Precomputed from policy and keys by New, so that Verify only compares.
 	refresher keys.Refresher // keys as a Refresher, nil when it cannot refresh
+	cache     *tokenCache    // verified tokens; nil when caching is off
 	maxSize   int            // policy.MaxTokenSize with the default applied
 	leeway    float64        // policy.Leeway in seconds, the unit of NumericDate
 	algDesc   string         // description of an alg refusal
@@ -48,6 +49,10 @@ func New(p Policy, kp keys.Provider, now func() time.Time) (*Verifier, error) {
 	}
 	if p.Leeway < 0 || p.Leeway > MaxLeeway {
 		return nil, fmt.Errorf("leeway %s is out of range; use a duration from 0 to %s", p.Leeway, MaxLeeway)
+	}
+	if p.CacheSize < -1 {
+		return nil, fmt.Errorf("cache size %d is out of range; use a number of entries, 0 for the default (%d) or -1 for no cache",
+			p.CacheSize, DefaultCacheSize)
 	}
 	if p.MaxTokenSize == 0 {
 		p.MaxTokenSize = DefaultMaxTokenSize
@@ -96,6 +101,7 @@ func New(p Policy, kp keys.Provider, now func() time.Time) (*Verifier, error) {
 		v.algDesc = "token alg is not one of the allowed algorithms: " + strings.Join(p.Algorithms, ", ")
 	}
 	v.refresher, _ = kp.(keys.Refresher)
+	v.cache = newTokenCache(p.CacheSize)
 	return v, nil
 }
 
@@ -115,12 +121,22 @@ func compact(algs []string) []string {
 // unknown kid, bounded by ctx), signature, then claims (decoded only after the signature
 // matched): exp/nbf/iat with leeway, iss, aud, token_type, safe header values, requirements.
 // Every refusal is an *Error.
+//
+// A token that passed is kept in the Verifier's cache (see cache.go); a repeat is answered from
+// it after the size check, with the time checks and the key set checked again. The returned
+// Claims may therefore be shared between requests and must not be modified.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*token.Claims, error) {
 	if len(raw) > v.maxSize {
 		return nil, refuse(ReasonTooLarge, "token is longer than the configured max_token_size")
 	}
 	if raw == "" {
 		return nil, refuse(ReasonMalformed, "token is empty")
+	}
+	now := v.clock()
+	if v.cache != nil {
+		if c, ok := v.cache.get(raw, v.keys.Current(), now); ok {
+			return c, nil
+		}
 	}
 	j, err := token.Split(raw)
 	if err != nil {
@@ -136,7 +152,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*token.Claims, error
 	}
 
 	var buf [candidateBuf]*keys.Key
-	cands, e := v.candidates(ctx, buf[:0], j.Header.Kid, alg)
+	set, cands, e := v.candidates(ctx, buf[:0], j.Header.Kid, alg)
 	if e != nil {
 		return nil, e
 	}
@@ -155,10 +171,34 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*token.Claims, error
 	if err != nil {
 		return nil, refuse(ReasonClaims, err.Error())
 	}
-	if e := v.checkClaims(c); e != nil {
+	if e := v.checkClaims(c, now); e != nil {
 		return nil, e
 	}
+	if v.cache != nil {
+		notBefore, notAfter := v.window(c)
+		v.cache.put(raw, c, set, notBefore, notAfter)
+	}
 	return c, nil
+}
+
+// clock returns the time as float seconds, the unit of NumericDate (which allows fractions).
+func (v *Verifier) clock() float64 {
+	t := v.now()
+	return float64(t.Unix()) + float64(t.Nanosecond())/1e9
+}
+
+// window returns the times between which claims that passed checkTime keep passing it:
+// notBefore is the later of nbf and iat less the leeway, notAfter is exp plus the leeway.
+func (v *Verifier) window(c *token.Claims) (notBefore, notAfter float64) {
+	exp, _ := c.Get("exp") // present and a number: checkTime passed
+	notAfter = exp.Num + v.leeway
+	notBefore = -1 << 62
+	for _, name := range [...]string{"nbf", "iat"} {
+		if t, ok := c.Get(name); ok {
+			notBefore = max(notBefore, t.Num-v.leeway)
+		}
+	}
+	return notBefore, notAfter
 }
 
 // algAllowed reports whether alg is allowed: one of the policy's algorithms (which New checked
@@ -172,13 +212,13 @@ func (v *Verifier) algAllowed(alg string) bool {
 	return keys.CheckAlgorithms(one[:]) == nil
 }
 
-// candidates appends to dst the keys that may verify a token with kid and alg. A kid that no
-// loaded key has makes a refreshable provider fetch again (once, bounded by ctx): the issuer may
-// have rotated its keys since the last fetch.
-func (v *Verifier) candidates(ctx context.Context, dst []*keys.Key, kid, alg string) ([]*keys.Key, *Error) {
+// candidates appends to dst the keys that may verify a token with kid and alg, and returns the
+// set they come from. A kid that no loaded key has makes a refreshable provider fetch again
+// (once, bounded by ctx): the issuer may have rotated its keys since the last fetch.
+func (v *Verifier) candidates(ctx context.Context, dst []*keys.Key, kid, alg string) (*keys.Set, []*keys.Key, *Error) {
 	set := v.keys.Current()
 	if set.Len() == 0 {
-		return nil, refuse(ReasonNoKeys, "no verification keys are loaded")
+		return nil, nil, refuse(ReasonNoKeys, "no verification keys are loaded")
 	}
 	cands := set.Candidates(dst, kid, alg)
 	if len(cands) == 0 && kid != "" && !set.HasID(kid) && v.refresher != nil {
@@ -187,20 +227,21 @@ func (v *Verifier) candidates(ctx context.Context, dst []*keys.Key, kid, alg str
 		}
 		v.refresher.RefreshFor(ctx, kid)
 		// Whether or not this call loaded the set, a concurrent refresh may have.
-		cands = v.keys.Current().Candidates(dst, kid, alg)
+		set = v.keys.Current()
+		cands = set.Candidates(dst, kid, alg)
 	}
 	if len(cands) == 0 {
 		if kid != "" {
-			return nil, refuse(ReasonUnknownKey, "no configured key has the token's kid and allows its alg")
+			return nil, nil, refuse(ReasonUnknownKey, "no configured key has the token's kid and allows its alg")
 		}
-		return nil, refuse(ReasonUnknownKey, "no configured key allows the token's alg")
+		return nil, nil, refuse(ReasonUnknownKey, "no configured key allows the token's alg")
 	}
-	return cands, nil
+	return set, cands, nil
 }
 
 // checkClaims applies the policy to verified claims. The descriptions name claims, never values.
-func (v *Verifier) checkClaims(c *token.Claims) *Error {
-	if e := v.checkTime(c); e != nil {
+func (v *Verifier) checkClaims(c *token.Claims, now float64) *Error {
+	if e := v.checkTime(c, now); e != nil {
 		return e
 	}
 	if len(v.policy.Issuers) > 0 {
@@ -242,10 +283,7 @@ func (v *Verifier) checkClaims(c *token.Claims) *Error {
 // checkTime checks exp (required), nbf and iat against the clock, with the leeway. exp is the
 // time "on or after which the JWT MUST NOT be accepted" (RFC 7519 §4.1.4): at exp itself it has
 // expired. Times are compared as float seconds, as NumericDate allows fractions.
-func (v *Verifier) checkTime(c *token.Claims) *Error {
-	t := v.now()
-	now := float64(t.Unix()) + float64(t.Nanosecond())/1e9
-
+func (v *Verifier) checkTime(c *token.Claims, now float64) *Error {
 	exp, ok := c.Get("exp")
 	if !ok {
 		return refuse(ReasonNoExp, "token has no exp; an expiry time is required")

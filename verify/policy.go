@@ -36,6 +36,9 @@ type Policy struct {
 	// SafeClaims names claims whose values will be sent in HTTP headers: a value with CR, LF,
 	// NUL or another control character makes the token invalid (ReasonUnsafeClaim).
 	SafeClaims []string
+	// CacheSize is not a requirement but how many verified tokens the Verifier keeps, so that a
+	// token sent again is not verified again (see cache.go): 0 means DefaultCacheSize, -1 no cache.
+	CacheSize int
 }
 
 // MaxLeeway is the largest Leeway a configuration may set.
