@@ -141,6 +141,30 @@ func BenchmarkVerifyDistinct(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyForged is a flood of distinct tokens with bad signatures: each costs the split
+// and one signature check, and none is cached (allocations stay those of a refusal).
+func BenchmarkVerifyForged(b *testing.B) {
+	m := keyMaterial(b)
+	v := newVerifier(b, Policy{SafeClaims: []string{"user_id"}}, m.hs)
+	other := []byte("an attacker's secret of at least 32 bytes")
+	toks := make([]string, 4096)
+	for i := range toks {
+		toks[i] = signed(b, jwt.SigningMethodHS256, other, "", with(accessClaims(), "jti", fmt.Sprintf("%032x", i)))
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := v.Verify(ctx, toks[i%len(toks)]); err == nil {
+			b.Fatal("forged token accepted")
+		}
+		i++
+	}
+	if n := v.cache.len(); n != 0 {
+		b.Fatalf("%d forged tokens cached", n)
+	}
+}
+
 // BenchmarkVerifyCachedParallel is cache hits from every core at once: the shards' read locks
 // are what is shared.
 func BenchmarkVerifyCachedParallel(b *testing.B) {
