@@ -1,0 +1,282 @@
+package issuer
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gatehouse-dev/gatehouse/issuer/mint"
+	"github.com/gatehouse-dev/gatehouse/issuer/revoke"
+	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/token"
+	"github.com/gatehouse-dev/gatehouse/verify"
+)
+
+// jwksMaxAge is how long clients may cache jwks.json. Keys rotate, and a rotated-in key is
+// published a few minutes before it signs (mint.Ring), so the cache must be short; verifiers
+// also fetch again when they meet an unknown kid.
+const jwksMaxAge = 300
+
+// maxNumericDate bounds the exp of a presented token: beyond 2^53 seconds a float64 no longer
+// holds whole seconds (and the time is meaningless anyway).
+const maxNumericDate = 1 << 53
+
+// obtain trades a username and password for a token pair (simplejwt's TokenObtainPairView).
+// Every attempt counts against the client IP's limit, and then the username's, before any
+// password is checked, so that neither a flood from one client nor a slow guess at one account
+// from many clients gets far.
+func (h *Handler) obtain(w http.ResponseWriter, r *http.Request) {
+	ip := h.clientIP(r)
+	if h.ipLimit != nil {
+		if ok, wait := h.ipLimit.Allow(ip); !ok {
+			h.log.Debug("login throttled", zap.String("limit", "client_ip"), zap.String("client_ip", ip))
+			h.fail(w, throttled(wait))
+			return
+		}
+	}
+	f, p := readFields(r)
+	if p == nil {
+		var vals []string
+		if vals, p = f.charFields("username", "password"); p == nil {
+			h.login(w, r, ip, vals[0], vals[1])
+			return
+		}
+	}
+	h.log.Debug("login refused", zap.String("reason", "bad request"), zap.String("client_ip", ip))
+	h.fail(w, p)
+}
+
+// login checks the credentials of a well-formed login request and answers it.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request, ip, username, password string) {
+	if h.userLimit != nil {
+		if ok, wait := h.userLimit.Allow(userKey(username)); !ok {
+			h.log.Debug("login throttled", zap.String("limit", "username"), zap.String("username", username),
+				zap.String("client_ip", ip))
+			h.fail(w, throttled(wait))
+			return
+		}
+	}
+	id, err := h.users.Authenticate(r.Context(), username, password)
+	switch {
+	case err == nil:
+	case errors.Is(err, users.ErrInvalid):
+		h.log.Debug("login refused", zap.String("reason", "invalid credentials"), zap.String("username", username),
+			zap.String("client_ip", ip))
+		h.fail(w, problemBadCredentials)
+		return
+	case errors.Is(err, users.ErrUnavailable):
+		h.log.Warn("login failed: the credential check is unavailable", zap.Error(err))
+		h.fail(w, problemUnavailable)
+		return
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		h.log.Debug("login abandoned", zap.String("client_ip", ip), zap.Error(err))
+		h.fail(w, problemUnavailable)
+		return
+	default:
+		// An answer the Authenticator contract does not allow: never a login (fail closed).
+		h.log.Error("login failed: unexpected error from the credential check", zap.Error(err))
+		h.fail(w, problemUnavailable)
+		return
+	}
+	access, refresh, err := h.minter.Pair(id)
+	if err != nil {
+		// The user's claims (configured, or from credentials_url) cannot make a token: a
+		// configuration problem the operator must fix. The error names claims, never values.
+		h.log.Error("login failed: cannot mint tokens", zap.Error(err))
+		h.fail(w, problemServerError)
+		return
+	}
+	h.write(w, http.StatusOK, tokenBody("refresh", refresh.Raw, "access", access.Raw))
+}
+
+// userKey is the per-username limiter key: case-folded, so that case variants of a name share
+// one budget, and hashed, so that a key costs the same small memory however long the name.
+func userKey(username string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(username)))
+	return string(sum[:])
+}
+
+// refresh trades a refresh token for an access token (simplejwt's TokenRefreshView); with
+// rotation, also for the refresh token's successor, and the presented one is used up.
+func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
+	t, p := h.presented(r, "refresh", "refresh", h.refreshTokens)
+	if p != nil {
+		h.fail(w, p)
+		return
+	}
+	ctx := r.Context()
+	if !h.rotate {
+		access, err := h.minter.Access(t.claims)
+		if err != nil {
+			h.refuse("refresh", "cannot mint from the token", err)
+			h.fail(w, problemInvalidToken)
+			return
+		}
+		h.write(w, http.StatusOK, tokenBody("access", access.Raw))
+		return
+	}
+	// Mint first, then use the token up: minting cannot fail on storage, so a token is never
+	// spent on an answer that is then not given.
+	next, err := h.minter.Rotate(t.claims)
+	if err != nil {
+		h.refuse("refresh", "cannot rotate the token", err)
+		h.fail(w, problemInvalidToken)
+		return
+	}
+	access, err := h.minter.Access(t.claims)
+	if err != nil {
+		h.refuse("refresh", "cannot mint from the token", err)
+		h.fail(w, problemInvalidToken)
+		return
+	}
+	if err := h.store.Rotate(ctx, t.jti, t.family, t.exp); err != nil {
+		// The store logs reuse as a security event, with the family id.
+		h.fail(w, h.storeProblem("refresh", err))
+		return
+	}
+	h.write(w, http.StatusOK, tokenBody("access", access.Raw, "refresh", next.Raw))
+}
+
+// verify says whether a token is valid (simplejwt's TokenVerifyView): any token type, and a
+// refresh token must not be blacklisted.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	if _, p := h.presented(r, "verify", "token", h.anyTokens); p != nil {
+		h.fail(w, p)
+		return
+	}
+	h.write(w, http.StatusOK, bodyEmpty)
+}
+
+// blacklist revokes a refresh token (simplejwt's TokenBlacklistView) and its whole family, so
+// that logging out ends the session whichever of its refresh tokens the client held.
+func (h *Handler) blacklist(w http.ResponseWriter, r *http.Request) {
+	t, p := h.presented(r, "blacklist", "refresh", h.refreshTokens)
+	if p != nil {
+		h.fail(w, p)
+		return
+	}
+	ctx := r.Context()
+	// The family first: should the second write fail, a retry finds the token refused and the
+	// session already over, rather than its id blacklisted and its successors still valid.
+	if err := h.store.RevokeFamily(ctx, t.family, t.exp); err != nil {
+		h.fail(w, h.storeProblem("blacklist", err))
+		return
+	}
+	if err := h.store.Revoke(ctx, t.jti, t.exp); err != nil {
+		h.fail(w, h.storeProblem("blacklist", err))
+		return
+	}
+	h.write(w, http.StatusOK, bodyEmpty)
+}
+
+// jwks serves the public JWK Set ({"keys":[]} for an HMAC key, whose secret is never published).
+func (h *Handler) jwks(w http.ResponseWriter) {
+	body := h.ring.JWKS()
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Set("Cache-Control", "public, max-age="+strconv.Itoa(jwksMaxAge))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// presentedToken is a verified token and the ids the store knows it by.
+type presentedToken struct {
+	claims *token.Claims
+	jti    string
+	family string // refresh tokens: the fam claim, or the jti for a token without one
+	exp    time.Time
+}
+
+// presented reads the token in the body field name, verifies it with v and, for a refresh
+// token, checks that the store has not revoked it. The refusals are simplejwt's.
+func (h *Handler) presented(r *http.Request, endpoint, name string, v *verify.Verifier) (*presentedToken, *problem) {
+	f, p := readFields(r)
+	if p != nil {
+		return nil, p
+	}
+	vals, p := f.charFields(name)
+	if p != nil {
+		return nil, p
+	}
+	c, err := v.Verify(r.Context(), vals[0])
+	if err != nil {
+		var ve *verify.Error
+		if errors.As(err, &ve) && ve.Reason == verify.ReasonTokenType {
+			h.refuse(endpoint, string(ve.Reason), nil)
+			return nil, problemWrongType
+		}
+		h.refuse(endpoint, "token refused", err)
+		return nil, problemInvalidToken
+	}
+	// simplejwt's Token.verify requires a jti of every token: the blacklist is kept by it.
+	jti, ok := c.Get("jti")
+	if !ok {
+		h.refuse(endpoint, "token has no jti", nil)
+		return nil, problemNoID
+	}
+	if jti.Kind != token.String || jti.Text == "" {
+		h.refuse(endpoint, "jti is not a non-empty string", nil)
+		return nil, problemInvalidToken
+	}
+	t := &presentedToken{claims: c, jti: jti.Text}
+	if tt, ok := c.Get("token_type"); !ok || tt.Kind != token.String || tt.Text != "refresh" {
+		return t, nil // not a refresh token: nothing in the store is about it
+	}
+	t.family = t.jti
+	if fam, ok := c.Get(mint.FamilyClaim); ok {
+		if fam.Kind != token.String || fam.Text == "" {
+			h.refuse(endpoint, mint.FamilyClaim+" is not a non-empty string", nil)
+			return nil, problemInvalidToken
+		}
+		t.family = fam.Text
+	}
+	exp, _ := c.Get("exp") // a number: the verifier requires it
+	if exp.Num > maxNumericDate {
+		h.refuse(endpoint, "exp is out of range", nil)
+		return nil, problemInvalidToken
+	}
+	t.exp = time.Unix(int64(math.Ceil(exp.Num)), 0)
+	if err := h.store.Check(r.Context(), t.jti, t.family); err != nil {
+		return nil, h.storeProblem(endpoint, err)
+	}
+	return t, nil
+}
+
+// storeProblem is the answer to a store error: a revoked or reused token is blacklisted, a token
+// whose ids the store cannot keep (a foreign token sharing the key) is invalid, and anything
+// else is a storage failure, which fails closed with 503.
+func (h *Handler) storeProblem(endpoint string, err error) *problem {
+	switch {
+	case errors.Is(err, revoke.ErrRevoked), errors.Is(err, revoke.ErrReused):
+		h.refuse(endpoint, "token is blacklisted", err)
+		return problemBlacklisted
+	case errors.Is(err, revoke.ErrInvalidID):
+		h.refuse(endpoint, "token ids are not valid", err)
+		return problemInvalidToken
+	}
+	if errors.Is(err, context.Canceled) {
+		h.log.Debug("request abandoned", zap.String("endpoint", endpoint), zap.Error(err))
+	} else {
+		h.log.Error("revocation storage failed; refusing (fail closed)", zap.String("endpoint", endpoint), zap.Error(err))
+	}
+	return problemUnavailable
+}
+
+// refuse logs a refused token at debug level: the reason, never the token.
+func (h *Handler) refuse(endpoint, reason string, err error) {
+	if ce := h.log.Check(zap.DebugLevel, "token refused"); ce != nil {
+		fs := []zap.Field{zap.String("endpoint", endpoint), zap.String("reason", reason)}
+		if err != nil {
+			fs = append(fs, zap.Error(err))
+		}
+		ce.Write(fs...)
+	}
+}

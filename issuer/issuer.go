@@ -1,0 +1,182 @@
+// Package issuer is Gatehouse's token endpoint: a net/http handler that trades a username and
+// password for an access and a refresh token, refreshes, verifies and blacklists tokens and
+// publishes the public keys, with the HTTP contract of djangorestframework-simplejwt's views, so a
+// front end written for simplejwt works unchanged. It imports no Caddy; caddyauth adapts it.
+package issuer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/gatehouse-dev/gatehouse/issuer/limit"
+	"github.com/gatehouse-dev/gatehouse/issuer/mint"
+	"github.com/gatehouse-dev/gatehouse/issuer/revoke"
+	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/verify"
+)
+
+// Config wires a Handler.
+type Config struct {
+	// Users checks credentials (required).
+	Users users.Authenticator
+	// Ring holds the signing keys; it also verifies refresh tokens and serves jwks.json (required).
+	Ring *mint.Ring
+	// Minter mints the tokens, signing with Ring (required).
+	Minter *mint.Minter
+	// Store keeps revoked ids and refresh families (required).
+	Store *revoke.Store
+	// RotateRefresh makes refresh return a new refresh token and retire the old one.
+	RotateRefresh bool
+	// Issuer and Audience are checked on presented tokens as the Minter sets them ("" / nil: no
+	// check).
+	Issuer   string
+	Audience []string
+	// IPLimit and UserLimit, when not nil, limit login attempts per client IP and per username.
+	IPLimit, UserLimit *limit.Limiter
+	// ClientIP returns the client address used for IPLimit; nil means r.RemoteAddr's host.
+	// (Caddy's adapter passes the client_ip variable, which honours trusted_proxies.)
+	ClientIP func(r *http.Request) string
+	// BasePath is where the endpoints are mounted ("/api/token"; "" under handle_path).
+	BasePath string
+	// Realm is the WWW-Authenticate realm of 401 answers; "" means "api".
+	Realm string
+	// Logger receives refusals at debug level and security events at warn; nil: zap.NewNop().
+	Logger *zap.Logger
+}
+
+// Handler serves the token endpoints. Safe for concurrent use.
+type Handler struct {
+	users     users.Authenticator
+	ring      *mint.Ring
+	minter    *mint.Minter
+	store     *revoke.Store
+	rotate    bool
+	ipLimit   *limit.Limiter
+	userLimit *limit.Limiter
+	clientIP  func(r *http.Request) string
+	base      string
+	challenge string // the WWW-Authenticate value of every 401
+	log       *zap.Logger
+
+	// refreshTokens verifies the tokens of refresh and blacklist (token_type "refresh");
+	// anyTokens those of verify, which accepts any token type, as simplejwt's does.
+	refreshTokens, anyTokens *verify.Verifier
+}
+
+// New checks cfg and returns a Handler.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Users == nil:
+		return nil, errors.New("issuer: no users; configure users, a users file or a credentials URL")
+	case cfg.Ring == nil:
+		return nil, errors.New("issuer: no key ring")
+	case cfg.Minter == nil:
+		return nil, errors.New("issuer: no minter")
+	case cfg.Store == nil:
+		return nil, errors.New("issuer: no revocation store")
+	}
+	base := strings.TrimSuffix(cfg.BasePath, "/")
+	if base != "" && (base[0] != '/' || path.Clean(base) != base) {
+		return nil, fmt.Errorf("issuer: base path %q must be a clean absolute path such as /api/token (or empty)", cfg.BasePath)
+	}
+	realm := cfg.Realm
+	if realm == "" {
+		realm = "api"
+	}
+	for i := 0; i < len(realm); i++ {
+		if c := realm[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return nil, fmt.Errorf("issuer: realm %q must be printable ASCII without quotes or backslashes", realm)
+		}
+	}
+	h := &Handler{
+		users:     cfg.Users,
+		ring:      cfg.Ring,
+		minter:    cfg.Minter,
+		store:     cfg.Store,
+		rotate:    cfg.RotateRefresh,
+		ipLimit:   cfg.IPLimit,
+		userLimit: cfg.UserLimit,
+		clientIP:  cfg.ClientIP,
+		base:      base,
+		challenge: `Bearer realm="` + realm + `"`,
+		log:       cfg.Logger,
+	}
+	if h.clientIP == nil {
+		h.clientIP = remoteHost
+	}
+	if h.log == nil {
+		h.log = zap.NewNop()
+	}
+	policy := verify.Policy{
+		Audiences: cfg.Audience,
+		TokenType: "refresh",
+		// Refresh tokens are presented once in a while, not on every request: caching them would
+		// only hold memory.
+		CacheSize: -1,
+	}
+	if cfg.Issuer != "" {
+		policy.Issuers = []string{cfg.Issuer}
+	}
+	var err error
+	if h.refreshTokens, err = verify.New(policy, cfg.Ring, nil); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	policy.TokenType = verify.TokenTypeOff
+	if h.anyTokens, err = verify.New(policy, cfg.Ring, nil); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	return h, nil
+}
+
+// remoteHost is the default ClientIP: the host of r.RemoteAddr.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// ServeHTTP implements http.Handler: it routes BasePath + "", "/refresh", "/verify",
+// "/blacklist" (POST) and "/jwks.json" (GET, HEAD), each with an optional trailing slash as
+// simplejwt's URLs have one. Anything else is 404.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, h.base)
+	if !ok {
+		h.fail(w, problemNotFound)
+		return
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	if rest == "/jwks.json" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.fail(w, methodNotAllowed(r.Method, "GET, HEAD"))
+			return
+		}
+		h.jwks(w)
+		return
+	}
+	var endpoint func(http.ResponseWriter, *http.Request)
+	switch rest {
+	case "":
+		endpoint = h.obtain
+	case "/refresh":
+		endpoint = h.refresh
+	case "/verify":
+		endpoint = h.verify
+	case "/blacklist":
+		endpoint = h.blacklist
+	default:
+		h.fail(w, problemNotFound)
+		return
+	}
+	if r.Method != http.MethodPost {
+		h.fail(w, methodNotAllowed(r.Method, http.MethodPost))
+		return
+	}
+	endpoint(w, r)
+}
