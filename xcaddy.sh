@@ -14,8 +14,9 @@ readonly CADDY_BIN=bin/caddy
 readonly STAMP=bin/.caddy.stamp
 
 # Debian packages the tests need: go test -race needs cgo, hence a C compiler and libc headers;
-# fetching modules from the Go module proxy over HTTPS needs the CA certificates.
-readonly APT_PACKAGES=(ca-certificates gcc libc6-dev)
+# fetching modules from the Go module proxy over HTTPS needs the CA certificates; the interop
+# tests run a real Django + DRF + simplejwt app under gunicorn.
+readonly APT_PACKAGES=(ca-certificates gcc libc6-dev python3-django python3-djangorestframework python3-djangorestframework-simplejwt gunicorn)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'xcaddy.sh: %s\n' "$*" >&2; exit 1; }

@@ -350,9 +350,6 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 
-	if j.Secret == "" && len(j.PublicKeys) == 0 && len(j.JWKSFiles) == 0 && len(j.JWKSURLs) == 0 {
-		return d.Errf("%v", errNoKeys)
-	}
 	return nil
 }
 

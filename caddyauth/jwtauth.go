@@ -27,6 +27,8 @@ func init() {
 // JWTAuth is the http.handlers.jwt_auth module: it verifies a JSON Web Token on every request,
 // refuses with 401/403 (a simplejwt-shaped JSON body and an RFC 6750 WWW-Authenticate header), and
 // on success sets {http.auth.user.*} placeholders and forwards chosen claims as request headers.
+// Without key settings (secret, public_keys, jwks_files, jwks_urls) it trusts the keys of the
+// jwt_issuer handlers loaded in the same Caddy.
 type JWTAuth struct {
 	// HMAC secret (HS256/384/512), at least 32 bytes. Placeholders such as {env.JWT_SECRET} or
 	// {file./run/secrets/jwt} are resolved at provision time, so the secret itself need not be in
@@ -186,6 +188,15 @@ func (j *JWTAuth) Provision(ctx caddy.Context) error {
 		}
 		providers = append(providers, r)
 	}
+	if !j.hasKeySettings() {
+		// No key settings: trust the jwt_issuer handlers of this Caddy, whichever are loaded
+		// when a token arrives (a reload swaps them); with none, every token is refused.
+		providers = append(providers, issuers)
+		if issuers.len() == 0 {
+			j.logger.Warn("jwt_auth has no key settings and no jwt_issuer is loaded yet; " +
+				"tokens are refused (no_keys_loaded) until one is: add a jwt_issuer, or set secret, public_key, jwks_file or jwks_url")
+		}
+	}
 
 	policy := verify.Policy{
 		Algorithms:   j.Algorithms,
@@ -278,9 +289,6 @@ func (j *JWTAuth) joinRemote(u JWKSURL) (keys.Provider, error) {
 
 // Validate checks the configuration; the Caddyfile parser runs the same checks with file:line.
 func (j *JWTAuth) Validate() error {
-	if j.Secret == "" && len(j.PublicKeys) == 0 && len(j.JWKSFiles) == 0 && len(j.JWKSURLs) == 0 {
-		return errNoKeys
-	}
 	if err := keys.CheckAlgorithms(j.Algorithms); err != nil {
 		return fmt.Errorf("algorithms: %w", err)
 	}
@@ -423,8 +431,11 @@ func asVerifyError(err error) *verify.Error {
 	return &verify.Error{Status: http.StatusUnauthorized, Reason: verify.ReasonMalformed, Description: "token is invalid"}
 }
 
-// errNoKeys: a handler without keys would refuse every request.
-var errNoKeys = errors.New("jwt_auth needs a key to verify tokens with: set secret, public_key, jwks_file or jwks_url")
+// hasKeySettings reports whether keys are configured; without, the handler trusts the
+// jwt_issuer handlers of the same Caddy.
+func (j *JWTAuth) hasKeySettings() bool {
+	return j.Secret != "" || len(j.PublicKeys) > 0 || len(j.JWKSFiles) > 0 || len(j.JWKSURLs) > 0
+}
 
 // Interface guards
 var (

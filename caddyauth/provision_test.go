@@ -68,7 +68,6 @@ func TestValidate(t *testing.T) {
 		j    JWTAuth
 		want string
 	}{
-		{"no key", JWTAuth{}, "needs a key"},
 		{"none", JWTAuth{Secret: testSecret, Algorithms: []string{"none"}}, `"none" is never accepted`},
 		{"leeway", JWTAuth{Secret: testSecret, Leeway: caddy.Duration(10 * time.Minute)}, "leeway 10m0s is out of range"},
 		{"negative leeway", JWTAuth{Secret: testSecret, Leeway: -1}, "out of range"},

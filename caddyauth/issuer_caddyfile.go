@@ -1,0 +1,494 @@
+package caddyauth
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/gatehouse-dev/gatehouse/issuer/kv"
+	"github.com/gatehouse-dev/gatehouse/issuer/mint"
+	"github.com/gatehouse-dev/gatehouse/issuer/users"
+)
+
+func init() {
+	// A directive rather than a handler directive, to see the matcher: a single path matcher
+	// such as /api/token/* tells where the endpoints are.
+	httpcaddyfile.RegisterDirective("jwt_issuer", parseIssuerCaddyfile)
+	// After basic_auth, like jwt_auth, and so (this file's init runs after caddyfile.go's) right
+	// before jwt_auth: a login route must be reachable without a token even when jwt_auth
+	// covers the whole site.
+	httpcaddyfile.RegisterDirectiveOrder("jwt_issuer", httpcaddyfile.After, "basic_auth")
+}
+
+// parseIssuerCaddyfile sets up the handler and its route from Caddyfile tokens.
+func parseIssuerCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	if !h.Next() {
+		return nil, h.ArgErr()
+	}
+	matcherSet, err := h.ExtractMatcherSet()
+	if err != nil {
+		return nil, err
+	}
+	j := new(JWTIssuer)
+	if err := j.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	if j.BasePath == "" && matcherSet != nil {
+		base, err := basePathOf(matcherSet)
+		if err != nil {
+			h.Reset()
+			h.Next()
+			return nil, h.Errf("%v", err)
+		}
+		j.BasePath = base
+	}
+	return h.NewRoute(matcherSet, j), nil
+}
+
+// basePathOf returns the base path a matcher set implies: for a single path matcher with a
+// single path, the path without its trailing "/*", "*" or "/" (/api/token/* -> /api/token); for
+// any other matcher "", the endpoints then being expected at the root of what reaches the
+// handler (as under handle_path).
+func basePathOf(ms caddy.ModuleMap) (string, error) {
+	raw, ok := ms["path"]
+	if !ok || len(ms) != 1 {
+		return "", nil
+	}
+	var paths caddyhttp.MatchPath
+	if err := json.Unmarshal(raw, &paths); err != nil || len(paths) != 1 {
+		return "", nil
+	}
+	p := paths[0]
+	switch {
+	case strings.HasSuffix(p, "/*"):
+		p = p[:len(p)-2]
+	case strings.HasSuffix(p, "*"):
+		p = p[:len(p)-1]
+	}
+	p = strings.TrimSuffix(p, "/")
+	if err := checkBasePath(p); err != nil {
+		return "", fmt.Errorf("cannot take base_path from the path matcher %q (use one such as /api/token/*, or set base_path): %v", paths[0], err)
+	}
+	return p, nil
+}
+
+// integerClaim matches the claim values that become JSON numbers: canonical decimal integers
+// (a leading zero, as in a postal code, keeps a value a string) of at most maxSafeInteger.
+var integerClaim = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+// maxSafeInteger is the largest integer every JSON parser (and Caddy's adapter, which goes
+// through float64) keeps exactly, 2^53-1; a larger one stays a string, with every digit.
+const maxSafeInteger = 1<<53 - 1
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens (the matcher, if any, was taken
+// off by the directive). Syntax:
+//
+//	jwt_issuer [<matcher>] {
+//	    users_file      <path>
+//	    user            <name> <hash> {
+//	        claim <name> <value...>
+//	    }
+//	    credentials_url <url>
+//	    signing_key     auto [ES256|EdDSA|RS256] | file <private.pem> | secret <secret>
+//	    issuer          <iss>
+//	    audience        <aud...>
+//	    access_ttl      <duration>
+//	    refresh_ttl     <duration>
+//	    rotate_refresh
+//	    rotate_keys     <interval>
+//	    user_id_claim   <name>
+//	    login_limit     <n> per <duration> | off
+//	    base_path       <path>
+//	    realm           <realm>
+//	}
+//
+// Files are read and every setting is checked here, so a mistake is reported with its Caddyfile
+// line when the config is adapted. A secret holding a placeholder is checked only if the
+// placeholder resolves now; the placeholder, not its value, goes into the JSON.
+func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+
+	seen := make(map[string]caddyfile.Token) // settings given once, and where
+	once := func(name string) error {
+		if _, ok := seen[name]; ok {
+			return d.Errf("%s is already set; give it once", name)
+		}
+		seen[name] = d.Token()
+		return nil
+	}
+	// at reports err at the line of the setting name, for checks made once the block is read.
+	at := func(name string, err error) error {
+		tok, ok := seen[name]
+		if !ok {
+			return d.Errf("%v", err)
+		}
+		nd := caddyfile.NewDispenser([]caddyfile.Token{tok})
+		nd.Next()
+		return nd.Errf("%v", err)
+	}
+	duration := func(name string) (time.Duration, error) {
+		var v string
+		if !d.AllArgs(&v) {
+			return 0, d.ArgErr()
+		}
+		dur, err := caddy.ParseDuration(v)
+		if err != nil {
+			return 0, d.Errf("%s %q is not a duration (e.g. 5m, 24h): %v", name, v, err)
+		}
+		return dur, nil
+	}
+	userNames := make(map[string]bool)
+
+	for d.NextBlock(0) {
+		name := d.Val()
+		switch name {
+		case "users_file":
+			if err := once(name); err != nil {
+				return err
+			}
+			if !d.AllArgs(&j.UsersFile) {
+				return d.ArgErr()
+			}
+			if j.UsersFile == "" {
+				return d.Err("users_file must not be empty")
+			}
+			// Read now, so an unreadable file is reported here. Lines that cannot be used do
+			// not fail the config (the file may be fixed live): provisioning logs them.
+			if _, err := users.NewLocal(users.LocalConfig{File: j.UsersFile, Algorithms: hashAlgorithms}); err != nil {
+				return d.Errf("%v", err)
+			}
+
+		case "user":
+			u, err := parseIssuerUser(d)
+			if err != nil {
+				return err
+			}
+			if userNames[u.Name] {
+				return d.Errf("user %q is configured twice; keep one", u.Name)
+			}
+			userNames[u.Name] = true
+			j.Users = append(j.Users, u)
+
+		case "credentials_url":
+			if err := once(name); err != nil {
+				return err
+			}
+			if !d.AllArgs(&j.CredentialsURL) {
+				return d.ArgErr()
+			}
+			if _, err := users.NewRemote(users.RemoteConfig{URL: j.CredentialsURL}); err != nil {
+				return d.Errf("credentials_url: %v", strings.TrimPrefix(err.Error(), "users: "))
+			}
+
+		case "signing_key":
+			if err := once(name); err != nil {
+				return err
+			}
+			sk, err := parseSigningKey(d)
+			if err != nil {
+				return err
+			}
+			j.SigningKey = sk
+
+		case "issuer":
+			if err := once(name); err != nil {
+				return err
+			}
+			if !d.AllArgs(&j.Issuer) {
+				return d.Errf("issuer takes one value, e.g. issuer https://example.com")
+			}
+			if j.Issuer == "" {
+				return d.Err("issuer must not be empty")
+			}
+
+		case "audience":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				if a == "" {
+					return d.Err("audience must not contain an empty value")
+				}
+			}
+			j.Audiences = append(j.Audiences, args...)
+
+		case "access_ttl", "refresh_ttl":
+			if err := once(name); err != nil {
+				return err
+			}
+			dur, err := duration(name)
+			if err != nil {
+				return err
+			}
+			if dur == 0 {
+				return d.Errf("%s must be positive, e.g. 5m", name)
+			}
+			if err := checkTTL(name, dur); err != nil {
+				return d.Errf("%v", err)
+			}
+			if name == "access_ttl" {
+				j.AccessTTL = caddy.Duration(dur)
+			} else {
+				j.RefreshTTL = caddy.Duration(dur)
+			}
+
+		case "rotate_refresh":
+			if err := once(name); err != nil {
+				return err
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			j.RotateRefresh = true
+
+		case "rotate_keys":
+			if err := once(name); err != nil {
+				return err
+			}
+			dur, err := duration(name)
+			if err != nil {
+				return err
+			}
+			if dur <= 0 {
+				return d.Err("rotate_keys must be a positive interval, e.g. 720h")
+			}
+			j.RotateKeys = caddy.Duration(dur)
+
+		case "user_id_claim":
+			if err := once(name); err != nil {
+				return err
+			}
+			if !d.AllArgs(&j.UserIDClaim) {
+				return d.ArgErr()
+			}
+			if err := checkClaimName(j.UserIDClaim); err != nil {
+				return d.Errf("user_id_claim: %v", err)
+			}
+
+		case "login_limit":
+			if err := once(name); err != nil {
+				return err
+			}
+			ll, err := parseLoginLimit(d)
+			if err != nil {
+				return err
+			}
+			j.LoginLimit = ll
+
+		case "base_path":
+			if err := once(name); err != nil {
+				return err
+			}
+			if !d.AllArgs(&j.BasePath) {
+				return d.ArgErr()
+			}
+			if err := checkBasePath(j.BasePath); err != nil {
+				return d.Errf("%v", err)
+			}
+
+		case "realm":
+			if err := once(name); err != nil {
+				return err
+			}
+			if !d.AllArgs(&j.Realm) {
+				return d.ArgErr()
+			}
+			if err := checkRealm(j.Realm); err != nil {
+				return d.Errf("%v", err)
+			}
+
+		default:
+			return d.Errf("unrecognized jwt_issuer option '%s'", name)
+		}
+	}
+
+	// Checks that need the whole block.
+	if err := checkUserSources(j.UsersFile != "", len(j.Users) > 0, j.CredentialsURL != ""); err != nil {
+		if j.CredentialsURL != "" {
+			return at("credentials_url", err)
+		}
+		return d.Errf("%v", err)
+	}
+	if j.RotateKeys != 0 {
+		if j.SigningKey != nil && j.SigningKey.Source != keyAuto {
+			return at("rotate_keys", fmt.Errorf("rotate_keys works only with signing_key auto (generated keys); a configured key is rotated by changing the configuration"))
+		}
+		if err := checkRotation(j); err != nil {
+			return at("rotate_keys", err)
+		}
+	}
+	if j.UserIDClaim != "" {
+		for _, u := range j.Users {
+			for c := range u.Claims {
+				if c != j.UserIDClaim && strings.EqualFold(c, j.UserIDClaim) {
+					return at("user_id_claim", fmt.Errorf("user %s: claim %s differs from user_id_claim %s only in case; use one spelling", u.Name, c, j.UserIDClaim))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// parseIssuerUser parses `user <name> <hash> [{ claim <name> <value...> }]`, checking the hash.
+func parseIssuerUser(d *caddyfile.Dispenser) (IssuerUser, error) {
+	var u IssuerUser
+	if !d.AllArgs(&u.Name, &u.Hash) {
+		return u, d.Errf("user takes a name and a password hash, e.g. user alice $2a$14$... (make the hash with `caddy hash-password`)")
+	}
+	if u.Name == "" {
+		return u, d.Err("user: the name must not be empty")
+	}
+	// NewLocal checks the hash as a login would use it; the error never quotes the hash.
+	if _, err := users.NewLocal(users.LocalConfig{Users: []users.User{{Name: u.Name, Hash: u.Hash}}, Algorithms: hashAlgorithms}); err != nil {
+		return u, d.Errf("%s", strings.TrimPrefix(err.Error(), "users: "))
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() != "claim" {
+			return u, d.Errf("unrecognized user option '%s'; a user block holds claim <name> <value...>", d.Val())
+		}
+		args := d.RemainingArgs()
+		if len(args) < 2 {
+			return u, d.Errf("claim takes a name and at least one value, e.g. claim user_id 7 or claim roles admin editor")
+		}
+		name := args[0]
+		if err := checkClaimName(name); err != nil {
+			return u, d.Errf("%v", err)
+		}
+		for c := range u.Claims {
+			if strings.EqualFold(c, name) {
+				return u, d.Errf("claim %s is already set for user %s (names differing only in case are one claim to verifiers)", name, u.Name)
+			}
+		}
+		if u.Claims == nil {
+			u.Claims = make(map[string]json.RawMessage)
+		}
+		u.Claims[name] = userClaimValue(args[1:])
+	}
+	return u, nil
+}
+
+// userClaimValue encodes the values of a claim: one integer is a JSON number, one other value a
+// string, several values an array of strings.
+func userClaimValue(vals []string) json.RawMessage {
+	var v any = vals
+	if len(vals) == 1 {
+		if integerClaim.MatchString(vals[0]) {
+			if n, err := strconv.ParseInt(vals[0], 10, 64); err == nil && n >= -maxSafeInteger && n <= maxSafeInteger {
+				return json.RawMessage(vals[0])
+			}
+		}
+		v = vals[0]
+	}
+	b, _ := json.Marshal(v) // strings always marshal
+	return b
+}
+
+// parseSigningKey parses `signing_key auto [alg] | file <path> | secret <secret>`, reading the
+// file and the secret (when its placeholders resolve now) to check them.
+func parseSigningKey(d *caddyfile.Dispenser) (*SigningKey, error) {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.Errf("signing_key takes auto [ES256|EdDSA|RS256], file <private.pem> or secret <secret>")
+	}
+	sk := &SigningKey{Source: args[0]}
+	switch args[0] {
+	case keyAuto:
+		if len(args) > 2 {
+			return nil, d.ArgErr()
+		}
+		if len(args) == 2 {
+			sk.Alg = args[1]
+		}
+		if err := checkAutoAlg(cmp.Or(sk.Alg, defaultAutoAlg)); err != nil {
+			return nil, d.Errf("%v", err)
+		}
+	case keyFile:
+		if len(args) != 2 {
+			return nil, d.Errf("signing_key file takes the path of a PEM private key, e.g. signing_key file /etc/caddy/jwt.pem")
+		}
+		sk.File = args[1]
+		if _, err := loadSigningPEM(sk.File); err != nil {
+			return nil, d.Errf("%v", err)
+		}
+	case keySecret:
+		if len(args) != 2 || args[1] == "" {
+			return nil, d.Errf("signing_key secret takes the secret, at least 32 bytes, e.g. signing_key secret {env.JWT_SECRET}")
+		}
+		sk.Secret = args[1]
+		resolved := sk.Secret
+		if hasPlaceholder(sk.Secret) {
+			// Unresolvable now (a variable or file only the server has) is fine: Provision
+			// resolves it and fails if it cannot.
+			if r, err := resolveSecret(sk.Secret); err == nil {
+				resolved = r
+			} else {
+				resolved = ""
+			}
+		}
+		if resolved != "" {
+			if _, err := mint.NewHMAC([]byte(resolved)); err != nil {
+				return nil, d.Errf("%v", err)
+			}
+		}
+	default:
+		return nil, d.Errf("signing_key %q is unknown; use auto [ES256|EdDSA|RS256], file <private.pem> or secret <secret>", args[0])
+	}
+	return sk, nil
+}
+
+// parseLoginLimit parses `login_limit <n> per <duration> | off`.
+func parseLoginLimit(d *caddyfile.Dispenser) (*LoginLimit, error) {
+	args := d.RemainingArgs()
+	if len(args) == 1 && args[0] == "off" {
+		return &LoginLimit{Off: true}, nil
+	}
+	if len(args) != 3 || args[1] != "per" {
+		return nil, d.Errf("login_limit takes <n> per <duration> or off, e.g. login_limit 20 per 1m")
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 {
+		return nil, d.Errf("login_limit %q is not a positive number of attempts", args[0])
+	}
+	per, err := caddy.ParseDuration(args[2])
+	if err != nil || per <= 0 {
+		return nil, d.Errf("login_limit per %q is not a positive duration (e.g. 1m)", args[2])
+	}
+	if err := checkLoginLimit(n, per); err != nil {
+		return nil, d.Errf("%v", err)
+	}
+	return &LoginLimit{Attempts: n, Per: caddy.Duration(per)}, nil
+}
+
+// checkRotation checks rotate_keys against the token lifetimes the way the key ring will (too
+// frequent a rotation, or one that would keep too many keys), on a ring in memory.
+func checkRotation(j *JWTIssuer) error {
+	access, refresh := time.Duration(j.AccessTTL), time.Duration(j.RefreshTTL)
+	if access == 0 {
+		access = defaultAccessTTL
+	}
+	if refresh == 0 {
+		refresh = defaultRefreshTTL
+	}
+	// ES256 whatever the configured algorithm: only the rotation settings are checked, and an
+	// ES256 key is the cheapest to generate.
+	cfg := ringConfig(kv.NewMemory(), defaultAutoAlg, time.Duration(j.RotateKeys), max(access, refresh), nil)
+	_, err := mint.LoadRing(context.Background(), cfg)
+	return err
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*JWTIssuer)(nil)
