@@ -144,6 +144,10 @@ Try it with a demo token (user "demo", valid for 1 hour):
   curl -i http://localhost:8080/api/hello
   curl -i -H 'Authorization: Bearer $token' http://localhost:8080/api/hello
 
+Or log in as the demo user (DEMO ONLY; defined in Caddyfile.example) for an access and a refresh token:
+
+  curl -s -X POST -d username=demo -d password=gatehouse-demo http://localhost:8080/api/token/
+
 Mint another token (the secret is read from the environment, never from the command line):
 
   $secret_hint
