@@ -65,9 +65,28 @@ type caddyServer struct {
 // stopped when the test ends; its output is printed if the test failed.
 func startCaddy(t *testing.T, site string, env ...string) *caddyServer {
 	t.Helper()
-	dir := t.TempDir()
-	port, adminPort := freePort(t), freePort(t)
-	caddyfile := fmt.Sprintf(`{
+	return newCaddyInstance(t, env...).start(t, site)
+}
+
+// caddyInstance is a Caddy configuration that can be started, stopped and started again on the
+// same ports and storage directory, as a restarted server would be, and reloaded with another
+// site body.
+type caddyInstance struct {
+	dir             string
+	port, adminPort int
+	env             []string
+}
+
+// newCaddyInstance makes the directory and picks the ports of an instance; env ("NAME=value")
+// is added to the process environment of every start.
+func newCaddyInstance(t *testing.T, env ...string) *caddyInstance {
+	t.Helper()
+	return &caddyInstance{dir: t.TempDir(), port: freePort(t), adminPort: freePort(t), env: env}
+}
+
+// caddyfile is the instance's Caddyfile for a site body.
+func (c *caddyInstance) caddyfile(site string) string {
+	return fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	storage file_system %s
 	auto_https off
@@ -78,23 +97,29 @@ func startCaddy(t *testing.T, site string, env ...string) *caddyServer {
 http://:%d {
 %s
 }
-`, adminPort, filepath.Join(dir, "storage"), port, site)
-	config := filepath.Join(dir, "Caddyfile")
-	writeFile(t, config, caddyfile)
+`, c.adminPort, filepath.Join(c.dir, "storage"), c.port, site)
+}
 
-	s := &caddyServer{
-		URL:    fmt.Sprintf("http://127.0.0.1:%d", port),
-		Admin:  fmt.Sprintf("http://127.0.0.1:%d", adminPort),
-		exited: make(chan struct{}),
-		log:    filepath.Join(dir, "caddy.log"),
-	}
-	logFile, err := os.Create(s.log)
+// start runs bin/caddy with site; the process is stopped when the test ends, and its output
+// printed if the test failed. Each start logs to its own file.
+func (c *caddyInstance) start(t *testing.T, site string) *caddyServer {
+	t.Helper()
+	caddyfile := c.caddyfile(site)
+	config := filepath.Join(c.dir, "Caddyfile")
+	writeFile(t, config, caddyfile)
+	logFile, err := os.CreateTemp(c.dir, "caddy-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := &caddyServer{
+		URL:    fmt.Sprintf("http://127.0.0.1:%d", c.port),
+		Admin:  fmt.Sprintf("http://127.0.0.1:%d", c.adminPort),
+		exited: make(chan struct{}),
+		log:    logFile.Name(),
+	}
 	s.cmd = exec.Command(caddyBin, "run", "--config", config, "--adapter", "caddyfile")
-	s.cmd.Dir = dir
-	s.cmd.Env = caddyEnv(dir, env)
+	s.cmd.Dir = c.dir
+	s.cmd.Env = caddyEnv(c.dir, c.env)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
 		logFile.Close()

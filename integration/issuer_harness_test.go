@@ -3,13 +3,11 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,80 +20,6 @@ const (
 	aliceHash = "$2a$04$jtbYAZjfJVFuB5at.e72.ubgghvlf88CJne.EDJvHG.RiW1tnH4DC" // alice-pw
 	bobHash   = "$2a$04$By8wSEr6u4E8tE9POQqOqeqWAZEOFdep1yl7lRzxx9euHMHwdGvnW" // bob-pw
 )
-
-// caddyInstance is a Caddy configuration that can be started, stopped and started again on the
-// same ports and storage directory, as a restarted server would be, and reloaded with another
-// site body.
-type caddyInstance struct {
-	dir             string
-	port, adminPort int
-	env             []string
-}
-
-// newCaddyInstance makes the directory and picks the ports of an instance; env ("NAME=value")
-// is added to the process environment of every start.
-func newCaddyInstance(t *testing.T, env ...string) *caddyInstance {
-	t.Helper()
-	return &caddyInstance{dir: t.TempDir(), port: freePort(t), adminPort: freePort(t), env: env}
-}
-
-// caddyfile is the instance's Caddyfile for a site body, as startCaddy writes it.
-func (c *caddyInstance) caddyfile(site string) string {
-	return fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	storage file_system %s
-	auto_https off
-	persist_config off
-	grace_period 1s
-}
-
-http://:%d {
-%s
-}
-`, c.adminPort, filepath.Join(c.dir, "storage"), c.port, site)
-}
-
-// start runs bin/caddy with site; the process is stopped when the test ends, and its output
-// printed if the test failed. Each start logs to its own file.
-func (c *caddyInstance) start(t *testing.T, site string) *caddyServer {
-	t.Helper()
-	caddyfile := c.caddyfile(site)
-	config := filepath.Join(c.dir, "Caddyfile")
-	writeFile(t, config, caddyfile)
-	logFile, err := os.CreateTemp(c.dir, "caddy-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &caddyServer{
-		URL:    fmt.Sprintf("http://127.0.0.1:%d", c.port),
-		Admin:  fmt.Sprintf("http://127.0.0.1:%d", c.adminPort),
-		exited: make(chan struct{}),
-		log:    logFile.Name(),
-	}
-	s.cmd = exec.Command(caddyBin, "run", "--config", config, "--adapter", "caddyfile")
-	s.cmd.Dir = c.dir
-	s.cmd.Env = caddyEnv(c.dir, c.env)
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	if err := s.cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("starting caddy: %v", err)
-	}
-	go func() {
-		_ = s.cmd.Wait()
-		logFile.Close()
-		close(s.exited)
-	}()
-	t.Cleanup(func() {
-		s.stop(t)
-		if t.Failed() {
-			s.dumpLog(t, caddyfile)
-		}
-	})
-	if err := s.waitReady(15 * time.Second); err != nil {
-		t.Fatalf("caddy did not start: %v", err)
-	}
-	return s
-}
 
 // restart stops s and starts the instance again with site, on the same storage.
 func (c *caddyInstance) restart(t *testing.T, s *caddyServer, site string) *caddyServer {
