@@ -45,30 +45,9 @@ die() {
 	exit 1
 }
 
-# ensure_apt installs the given Debian packages that are not installed yet, running apt-get
-# update at most once per invocation (the same logic as xcaddy.sh's).
-apt_updated=false
-ensure_apt() {
-	command -v dpkg >/dev/null 2>&1 || { log "no dpkg: not installing $*; install them yourself"; return 0; }
-	local missing=() pkg
-	for pkg in "$@"; do
-		if ! dpkg -s "$pkg" >/dev/null 2>&1; then
-			missing+=("$pkg")
-		fi
-	done
-	((${#missing[@]})) || return 0
-	local sudo=()
-	if [[ $(id -u) != 0 ]]; then
-		command -v sudo >/dev/null 2>&1 || die "packages ${missing[*]} are missing; install them as root"
-		sudo=(sudo)
-	fi
-	log "installing ${missing[*]}"
-	if ! $apt_updated; then
-		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-		apt_updated=true
-	fi
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-}
+# ensure_apt is xcaddy.sh's: installs missing Debian packages, apt-get update at most once.
+# shellcheck source=.ci/ensure_apt.sh
+. .ci/ensure_apt.sh
 
 check_settings() {
 	local name
