@@ -111,14 +111,13 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, p)
 		return
 	}
-	ctx := r.Context()
+	access, err := h.minter.Access(t.claims)
+	if err != nil {
+		h.refuse("refresh", "cannot mint from the token", err)
+		h.fail(w, problemInvalidToken)
+		return
+	}
 	if !h.rotate {
-		access, err := h.minter.Access(t.claims)
-		if err != nil {
-			h.refuse("refresh", "cannot mint from the token", err)
-			h.fail(w, problemInvalidToken)
-			return
-		}
 		h.write(w, http.StatusOK, tokenBody("access", access.Raw))
 		return
 	}
@@ -130,13 +129,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, problemInvalidToken)
 		return
 	}
-	access, err := h.minter.Access(t.claims)
-	if err != nil {
-		h.refuse("refresh", "cannot mint from the token", err)
-		h.fail(w, problemInvalidToken)
-		return
-	}
-	if err := h.store.Rotate(ctx, t.jti, t.family, t.exp); err != nil {
+	if err := h.store.Rotate(r.Context(), t.jti, t.family, t.exp); err != nil {
 		// The store logs reuse as a security event, with the family id.
 		h.fail(w, h.storeProblem("refresh", err))
 		return
