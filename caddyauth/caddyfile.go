@@ -112,18 +112,7 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if s == "" {
 				return d.Err("secret must not be empty; use at least 32 random bytes, e.g. {env.JWT_SECRET}")
 			}
-			resolved := s
-			if hasPlaceholder(s) {
-				// Unresolvable now (an environment variable of the server, a secrets file that
-				// only exists there) is fine: Provision resolves it and fails if it cannot.
-				r, err := resolveSecret(s)
-				if err != nil {
-					resolved = ""
-				} else {
-					resolved = r
-				}
-			}
-			if resolved != "" {
+			if resolved := secretAtParse(s); resolved != "" {
 				k, err := keys.FromSecret([]byte(resolved), "")
 				if err != nil {
 					return d.Errf("%v", err)

@@ -54,6 +54,21 @@ func resolveSecret(secret string) (string, error) {
 	return s, nil
 }
 
+// secretAtParse is the value of a secret that the Caddyfile parser can check now: the secret
+// itself, its placeholders resolved, or "" when a placeholder cannot be resolved here (an
+// environment variable of the server, a secrets file only it has), which is fine: Provision
+// resolves it and fails if it cannot.
+func secretAtParse(secret string) string {
+	if !hasPlaceholder(secret) {
+		return secret
+	}
+	s, err := resolveSecret(secret)
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
 // hasPlaceholder reports whether s may hold a placeholder resolved at provision time.
 func hasPlaceholder(s string) bool {
 	return strings.ContainsAny(s, "{}")

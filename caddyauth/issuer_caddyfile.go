@@ -429,17 +429,7 @@ func parseSigningKey(d *caddyfile.Dispenser) (*SigningKey, error) {
 			return nil, d.Errf("signing_key secret takes the secret, at least 32 bytes, e.g. signing_key secret {env.JWT_SECRET}")
 		}
 		sk.Secret = args[1]
-		resolved := sk.Secret
-		if hasPlaceholder(sk.Secret) {
-			// Unresolvable now (a variable or file only the server has) is fine: Provision
-			// resolves it and fails if it cannot.
-			if r, err := resolveSecret(sk.Secret); err == nil {
-				resolved = r
-			} else {
-				resolved = ""
-			}
-		}
-		if resolved != "" {
+		if resolved := secretAtParse(sk.Secret); resolved != "" {
 			if _, err := mint.NewHMAC([]byte(resolved)); err != nil {
 				return nil, d.Errf("%v", err)
 			}
