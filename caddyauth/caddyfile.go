@@ -58,6 +58,7 @@ var sourceKinds = map[string]string{
 //	    max_token_size <bytes>
 //	    cache_size     <tokens|off>
 //	    realm          <realm>
+//	    session        <issuer base path>
 //	}
 //
 // Key files are read and checked here, so a mistake is reported with its Caddyfile line when the
@@ -299,6 +300,17 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("%v", err)
 			}
 			j.MaxTokenSize = n
+
+		case "session":
+			if err := once(name); err != nil {
+				return err
+			}
+			if !d.AllArgs(&j.Session) {
+				return d.ArgErr()
+			}
+			if err := checkSessionBase(j.Session); err != nil {
+				return d.Errf("%v", err)
+			}
 
 		case "cache_size":
 			if err := once(name); err != nil {

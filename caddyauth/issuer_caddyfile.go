@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/issuer/kv"
 	"github.com/gatehouse-dev/gatehouse/issuer/mint"
 	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/session"
 )
 
 func init() {
@@ -51,6 +52,11 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, 
 			return nil, h.Errf("%v", err)
 		}
 		j.BasePath = base
+	}
+	if j.Session != nil && j.BasePath == "" {
+		h.Reset()
+		h.Next()
+		return nil, h.Err("session needs the issuer's base path: mount it with a path matcher such as /api/token/* (jwt_auth names it in its session setting)")
 	}
 	return h.NewRoute(matcherSet, j), nil
 }
@@ -110,6 +116,12 @@ const maxSafeInteger = 1<<53 - 1
 //	    login_limit     <n> per <duration> | off
 //	    base_path       <path>
 //	    realm           <realm>
+//	    session {
+//	        access_cookie  <name>
+//	        refresh_cookie <name>
+//	        login_page     <template file>
+//	        origin         <scheme://host[:port]...>
+//	    }
 //	}
 //
 // Files are read and every setting is checked here, so a mistake is reported with its Caddyfile
@@ -311,6 +323,16 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("%v", err)
 			}
 
+		case "session":
+			if err := once(name); err != nil {
+				return err
+			}
+			sess, err := parseIssuerSession(d)
+			if err != nil {
+				return err
+			}
+			j.Session = sess
+
 		default:
 			return d.Errf("unrecognized jwt_issuer option '%s'", name)
 		}
@@ -482,3 +504,58 @@ func checkRotation(j *JWTIssuer) error {
 
 // Interface guard
 var _ caddyfile.Unmarshaler = (*JWTIssuer)(nil)
+
+// parseIssuerSession parses the session setting: alone for the defaults, or with a block. The
+// login page template is parsed here, so a mistake in it is reported with its line.
+func parseIssuerSession(d *caddyfile.Dispenser) (*IssuerSession, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	s := new(IssuerSession)
+	seen := make(map[string]bool)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		if seen[name] {
+			return nil, d.Errf("session %s is already set; give it once", name)
+		}
+		seen[name] = true
+		switch name {
+		case "access_cookie", "refresh_cookie":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			if err := session.CheckCookieName(v); err != nil {
+				return nil, d.Errf("session %s: %v", name, err)
+			}
+			if name == "access_cookie" {
+				s.AccessCookie = v
+			} else {
+				s.RefreshCookie = v
+			}
+		case "login_page":
+			if !d.AllArgs(&s.LoginPage) {
+				return nil, d.ArgErr()
+			}
+			if _, err := loadLoginPage(s.LoginPage); err != nil {
+				return nil, d.Errf("%v", err)
+			}
+		case "origin":
+			s.Origins = d.RemainingArgs()
+			if len(s.Origins) == 0 {
+				return nil, d.ArgErr()
+			}
+			for _, o := range s.Origins {
+				if _, err := session.NormalizeOrigin(o); err != nil {
+					return nil, d.Errf("session %v", err)
+				}
+			}
+		default:
+			return nil, d.Errf("unrecognized session option '%s'; use access_cookie, refresh_cookie, login_page or origin", name)
+		}
+	}
+	if err := s.validate(); err != nil {
+		return nil, d.Errf("%v", err)
+	}
+	return s, nil
+}

@@ -70,6 +70,11 @@ type JWTAuth struct {
 	// a signature check. Expiry and the key set are still checked on every request, and refused
 	// tokens are never kept. 0 means the default (10000), -1 turns the cache off.
 	CacheSize int `json:"cache_size,omitempty"`
+	// The base path of a jwt_issuer of this Caddy with session on (e.g. "/api/token"): the token
+	// is then also read from that issuer's access cookie, an expired one is renewed in-line with
+	// the refresh cookie, state-changing requests carried by the cookie must come from the site's
+	// own pages, and a browser without a session is redirected to the login page.
+	Session string `json:"session,omitempty"`
 
 	verifier  *verify.Verifier
 	extractor verify.Extractor
@@ -198,6 +203,11 @@ func (j *JWTAuth) Provision(ctx caddy.Context) error {
 		}
 	}
 
+	if j.Session != "" && sessions.get(j.Session) == nil {
+		j.logger.Warn("jwt_auth session names no jwt_issuer with session on that is loaded yet; browsers are sent to its login page and tokens come from headers only until one is",
+			zap.String("session", j.Session))
+	}
+
 	policy := verify.Policy{
 		Algorithms:   j.Algorithms,
 		Issuers:      j.Issuers,
@@ -306,6 +316,11 @@ func (j *JWTAuth) Validate() error {
 	if err := checkTokenType(j.TokenType); err != nil {
 		return err
 	}
+	if j.Session != "" {
+		if err := checkSessionBase(j.Session); err != nil {
+			return err
+		}
+	}
 	if j.Realm != "" {
 		if err := checkRealm(j.Realm); err != nil {
 			return err
@@ -362,6 +377,9 @@ func (j *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		j.metrics.count(resultPreflight)
 		return next.ServeHTTP(w, r)
 	}
+	if j.Session != "" {
+		return j.serveSession(w, r, next)
+	}
 
 	raw, found, err := j.extractor.Extract(r)
 	if err != nil {
@@ -378,7 +396,12 @@ func (j *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		return j.refuse(w, r, asVerifyError(err))
 	}
+	return j.admit(w, r, claims, next, resultOK)
+}
 
+// admit lets a request with verified claims through: it sets the placeholders and the
+// forwarded headers, counts result and calls next.
+func (j *JWTAuth) admit(w http.ResponseWriter, r *http.Request, claims *token.Claims, next caddyhttp.Handler, result string) error {
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		setUserPlaceholders(repl, claims, j.UserClaims)
 	}
@@ -387,7 +410,7 @@ func (j *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			r.Header[fc.Header] = []string{v.Text}
 		}
 	}
-	j.metrics.count(resultOK)
+	j.metrics.count(result)
 	return next.ServeHTTP(w, r)
 }
 
@@ -397,12 +420,17 @@ func (j *JWTAuth) refuse(w http.ResponseWriter, r *http.Request, e *verify.Error
 		repl.Set("http.auth.jwt.error", string(e.Reason))
 		repl.Set("http.auth.jwt.error_description", e.Description)
 	}
-	// The reason and description only: never the token or a claim value.
-	if c := j.logger.Check(zapcore.DebugLevel, "request refused"); c != nil {
-		c.Write(zap.String("reason", string(e.Reason)), zap.String("description", e.Description))
-	}
+	j.logRefused("request refused", e)
 	j.metrics.count(string(e.Reason))
 	return j.challenges.respond(w, r, e)
+}
+
+// logRefused logs a refused token at debug level: the reason and description only, never the
+// token or a claim value.
+func (j *JWTAuth) logRefused(msg string, e *verify.Error) {
+	if c := j.logger.Check(zapcore.DebugLevel, msg); c != nil {
+		c.Write(zap.String("reason", string(e.Reason)), zap.String("description", e.Description))
+	}
 }
 
 // isPreflight reports whether r is a CORS preflight request, which browsers send without

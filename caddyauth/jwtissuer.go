@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"net"
 	"net/http"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +28,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/issuer/mint"
 	"github.com/gatehouse-dev/gatehouse/issuer/revoke"
 	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/session"
 	"github.com/gatehouse-dev/gatehouse/verify"
 )
 
@@ -80,11 +84,16 @@ type JWTIssuer struct {
 	BasePath string `json:"base_path,omitempty"`
 	// The realm in the WWW-Authenticate header of 401 answers. Default "api".
 	Realm string `json:"realm,omitempty"`
+	// Turns on browser sessions: a login page at <base>/login whose form sets the tokens in
+	// HttpOnly cookies, logout at <base>/logout, and renewal of the access cookie by the
+	// jwt_auth handlers that name this issuer's base path in their session setting. Needs
+	// base_path.
+	Session *IssuerSession `json:"session,omitempty"`
 
 	handler    *issuer.Handler
 	ring       *mint.Ring
 	store      *revoke.Store
-	unregister func() // removes ring from the issuers registry
+	unregister func() // removes ring from the issuers registry, and the sessions from theirs
 	stop       context.CancelFunc
 	stopped    chan struct{} // closed when the maintenance goroutine has returned
 	logger     *zap.Logger
@@ -116,6 +125,21 @@ type SigningKey struct {
 	// {file./run/secrets/jwt} are resolved at provision time. Django's SIGNING_KEY (by default
 	// its SECRET_KEY) makes tokens simplejwt accepts.
 	Secret string `json:"secret,omitempty"`
+}
+
+// IssuerSession configures browser sessions.
+type IssuerSession struct {
+	// The name of the cookie holding the access token. Default "gatehouse_access".
+	AccessCookie string `json:"access_cookie,omitempty"`
+	// The name of the cookie holding the refresh token. Default "gatehouse_refresh".
+	RefreshCookie string `json:"refresh_cookie,omitempty"`
+	// A Go html/template file that replaces the built-in login page. It is executed with
+	// .Action (the form's URL), .Next (a hidden field), .Username and .Error; the form must post
+	// the fields username, password and next to .Action.
+	LoginPage string `json:"login_page,omitempty"`
+	// Other origins (scheme://host[:port]) whose pages may post the login and logout forms and
+	// send state-changing requests with the session cookie. The site's own origin always may.
+	Origins []string `json:"origins,omitempty"`
 }
 
 // LoginLimit limits login attempts, per client IP and per username, before any password check.
@@ -238,11 +262,21 @@ func (j *JWTIssuer) provision(ctx caddy.Context, storage kv.Storage) error {
 		cfg.IPLimit = limit.NewLimiter(n, per, 0)
 		cfg.UserLimit = limit.NewLimiter(n, per, 0)
 	}
+	if j.Session != nil {
+		if cfg.Session, err = j.Session.config(); err != nil {
+			return err
+		}
+	}
 	if j.handler, err = issuer.New(cfg); err != nil {
 		return err
 	}
 
-	j.unregister = issuers.register(j.ring)
+	unregisterKeys := issuers.register(j.ring)
+	j.unregister = unregisterKeys
+	if s := j.handler.Sessions(); s != nil {
+		unregisterSessions := sessions.register(j.BasePath, s)
+		j.unregister = func() { unregisterKeys(); unregisterSessions() }
+	}
 	mctx, stop := context.WithCancel(context.Background())
 	j.stop, j.stopped = stop, make(chan struct{})
 	go j.maintain(mctx)
@@ -470,7 +504,64 @@ func (j *JWTIssuer) Validate() error {
 			return err
 		}
 	}
+	if j.Session != nil {
+		if err := j.Session.validate(); err != nil {
+			return err
+		}
+		if j.BasePath == "" {
+			return errors.New("session needs base_path (mount the issuer with a path matcher such as /api/token/*): jwt_auth finds the sessions by it")
+		}
+	}
 	return nil
+}
+
+// validate checks the session settings.
+func (s *IssuerSession) validate() error {
+	for _, name := range []string{s.AccessCookie, s.RefreshCookie} {
+		if name != "" {
+			if err := session.CheckCookieName(name); err != nil {
+				return fmt.Errorf("session: %w", err)
+			}
+		}
+	}
+	if s.AccessCookie != "" && s.AccessCookie == s.RefreshCookie {
+		return fmt.Errorf("session: access_cookie and refresh_cookie must differ (both are %q)", s.AccessCookie)
+	}
+	for _, o := range s.Origins {
+		if _, err := session.NormalizeOrigin(o); err != nil {
+			return fmt.Errorf("session: %w", err)
+		}
+	}
+	return nil
+}
+
+// config builds the issuer's session configuration, parsing the login page template.
+func (s *IssuerSession) config() (*issuer.SessionConfig, error) {
+	cfg := &issuer.SessionConfig{
+		Cookies: session.Cookies{Access: s.AccessCookie, Refresh: s.RefreshCookie},
+		Origins: s.Origins,
+	}
+	if s.LoginPage != "" {
+		t, err := loadLoginPage(s.LoginPage)
+		if err != nil {
+			return nil, err
+		}
+		cfg.LoginPage = t
+	}
+	return cfg, nil
+}
+
+// loadLoginPage parses a login page template file.
+func loadLoginPage(path string) (*template.Template, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("session login_page: %v", err)
+	}
+	t, err := template.New(filepath.Base(path)).Parse(string(src))
+	if err != nil {
+		return nil, fmt.Errorf("session login_page %s: %v", path, err)
+	}
+	return t, nil
 }
 
 // checkUserSources checks that users come from exactly one kind of source.

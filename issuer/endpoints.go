@@ -55,45 +55,50 @@ func (h *Handler) obtain(w http.ResponseWriter, r *http.Request) {
 
 // login checks the credentials of a well-formed login request and answers it.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request, ip, username, password string) {
+	access, refresh, p := h.authenticate(r.Context(), ip, username, password)
+	if p != nil {
+		h.fail(w, p)
+		return
+	}
+	h.write(w, http.StatusOK, tokenBody("refresh", refresh.Raw, "access", access.Raw))
+}
+
+// authenticate checks a username and password (after the username's limit) and mints the token
+// pair of a login, for the JSON endpoint and the login form alike.
+func (h *Handler) authenticate(ctx context.Context, ip, username, password string) (access, refresh mint.Token, p *problem) {
 	if h.userLimit != nil {
 		if ok, wait := h.userLimit.Allow(userKey(username)); !ok {
 			h.log.Debug("login throttled", zap.String("limit", "username"), zap.String("username", username),
 				zap.String("client_ip", ip))
-			h.fail(w, throttled(wait))
-			return
+			return access, refresh, throttled(wait)
 		}
 	}
-	id, err := h.users.Authenticate(r.Context(), username, password)
+	id, err := h.users.Authenticate(ctx, username, password)
 	switch {
 	case err == nil:
 	case errors.Is(err, users.ErrInvalid):
 		h.log.Debug("login refused", zap.String("reason", "invalid credentials"), zap.String("username", username),
 			zap.String("client_ip", ip))
-		h.fail(w, problemBadCredentials)
-		return
+		return access, refresh, problemBadCredentials
 	case errors.Is(err, users.ErrUnavailable):
 		h.log.Warn("login failed: the credential check is unavailable", zap.Error(err))
-		h.fail(w, problemUnavailable)
-		return
+		return access, refresh, problemUnavailable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		h.log.Debug("login abandoned", zap.String("client_ip", ip), zap.Error(err))
-		h.fail(w, problemUnavailable)
-		return
+		return access, refresh, problemUnavailable
 	default:
 		// An answer the Authenticator contract does not allow: never a login (fail closed).
 		h.log.Error("login failed: unexpected error from the credential check", zap.Error(err))
-		h.fail(w, problemUnavailable)
-		return
+		return access, refresh, problemUnavailable
 	}
-	access, refresh, err := h.minter.Pair(id)
+	access, refresh, err = h.minter.Pair(id)
 	if err != nil {
 		// The user's claims (configured, or from credentials_url) cannot make a token: a
 		// configuration problem the operator must fix. The error names claims, never values.
 		h.log.Error("login failed: cannot mint tokens", zap.Error(err))
-		h.fail(w, problemServerError)
-		return
+		return access, refresh, problemServerError
 	}
-	h.write(w, http.StatusOK, tokenBody("refresh", refresh.Raw, "access", access.Raw))
+	return access, refresh, nil
 }
 
 // userKey is the per-username limiter key: case-folded, so that case variants of a name share
@@ -111,30 +116,39 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, p)
 		return
 	}
+	access, next, p := h.renew(r.Context(), "refresh", t)
+	switch {
+	case p != nil:
+		h.fail(w, p)
+	case next.Raw == "":
+		h.write(w, http.StatusOK, tokenBody("access", access.Raw))
+	default:
+		h.write(w, http.StatusOK, tokenBody("access", access.Raw, "refresh", next.Raw))
+	}
+}
+
+// renew mints the access token of a verified refresh token and, with rotation, the refresh
+// token's successor, using the presented one up. next is zero without rotation.
+func (h *Handler) renew(ctx context.Context, endpoint string, t *presentedToken) (access, next mint.Token, p *problem) {
 	access, err := h.minter.Access(t.claims)
 	if err != nil {
-		h.refuse("refresh", "cannot mint from the token", err)
-		h.fail(w, problemInvalidToken)
-		return
+		h.refuse(endpoint, "cannot mint from the token", err)
+		return access, next, problemInvalidToken
 	}
 	if !h.rotate {
-		h.write(w, http.StatusOK, tokenBody("access", access.Raw))
-		return
+		return access, next, nil
 	}
 	// Mint first, then use the token up: minting cannot fail on storage, so a token is never
 	// spent on an answer that is then not given.
-	next, err := h.minter.Rotate(t.claims)
-	if err != nil {
-		h.refuse("refresh", "cannot rotate the token", err)
-		h.fail(w, problemInvalidToken)
-		return
+	if next, err = h.minter.Rotate(t.claims); err != nil {
+		h.refuse(endpoint, "cannot rotate the token", err)
+		return access, mint.Token{}, problemInvalidToken
 	}
-	if err := h.store.Rotate(r.Context(), t.jti, t.family, t.exp); err != nil {
+	if err := h.store.Rotate(ctx, t.jti, t.family, t.exp); err != nil {
 		// The store logs reuse as a security event, with the family id.
-		h.fail(w, h.storeProblem("refresh", err))
-		return
+		return access, mint.Token{}, h.storeProblem(endpoint, err)
 	}
-	h.write(w, http.StatusOK, tokenBody("access", access.Raw, "refresh", next.Raw))
+	return access, next, nil
 }
 
 // verify says whether a token is valid (simplejwt's TokenVerifyView): any token type, and a
@@ -147,23 +161,14 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	h.write(w, http.StatusOK, bodyEmpty)
 }
 
-// blacklist revokes a refresh token (simplejwt's TokenBlacklistView) and its whole family, so
-// that logging out ends the session whichever of its refresh tokens the client held.
+// blacklist revokes a refresh token (simplejwt's TokenBlacklistView) and its whole family.
 func (h *Handler) blacklist(w http.ResponseWriter, r *http.Request) {
 	t, p := h.presented(r, "blacklist", "refresh", h.refreshTokens)
+	if p == nil {
+		p = h.revoke(r.Context(), "blacklist", t)
+	}
 	if p != nil {
 		h.fail(w, p)
-		return
-	}
-	ctx := r.Context()
-	// The family first: should the second write fail, a retry finds the token refused and the
-	// session already over, rather than its id blacklisted and its successors still valid.
-	if err := h.store.RevokeFamily(ctx, t.family, t.exp); err != nil {
-		h.fail(w, h.storeProblem("blacklist", err))
-		return
-	}
-	if err := h.store.Revoke(ctx, t.jti, t.exp); err != nil {
-		h.fail(w, h.storeProblem("blacklist", err))
 		return
 	}
 	h.write(w, http.StatusOK, bodyEmpty)
@@ -188,8 +193,7 @@ type presentedToken struct {
 	exp    time.Time
 }
 
-// presented reads the token in the body field name, verifies it with v and, for a refresh
-// token, checks that the store has not revoked it. The refusals are simplejwt's.
+// presented reads the token in the body field name and checks it. The refusals are simplejwt's.
 func (h *Handler) presented(r *http.Request, endpoint, name string, v *verify.Verifier) (*presentedToken, *problem) {
 	f, p := readFields(r)
 	if p != nil {
@@ -199,7 +203,12 @@ func (h *Handler) presented(r *http.Request, endpoint, name string, v *verify.Ve
 	if p != nil {
 		return nil, p
 	}
-	c, err := v.Verify(r.Context(), vals[0])
+	return h.check(r.Context(), endpoint, vals[0], v)
+}
+
+// check verifies raw with v and, for a refresh token, checks that the store has not revoked it.
+func (h *Handler) check(ctx context.Context, endpoint, raw string, v *verify.Verifier) (*presentedToken, *problem) {
+	c, err := v.Verify(ctx, raw)
 	if err != nil {
 		var ve *verify.Error
 		if errors.As(err, &ve) && ve.Reason == verify.ReasonTokenType {
@@ -237,7 +246,7 @@ func (h *Handler) presented(r *http.Request, endpoint, name string, v *verify.Ve
 		return nil, problemInvalidToken
 	}
 	t.exp = time.Unix(int64(math.Ceil(exp.Num)), 0)
-	if err := h.store.Check(r.Context(), t.jti, t.family); err != nil {
+	if err := h.store.Check(ctx, t.jti, t.family); err != nil {
 		return nil, h.storeProblem(endpoint, err)
 	}
 	return t, nil

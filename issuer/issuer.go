@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/issuer/mint"
 	"github.com/gatehouse-dev/gatehouse/issuer/revoke"
 	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/session"
 	"github.com/gatehouse-dev/gatehouse/verify"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	Realm string
 	// Logger receives refusals at debug level and security events at warn; nil: zap.NewNop().
 	Logger *zap.Logger
+	// Session, when not nil, turns on browser sessions: a login page and form, logout, and
+	// cookie renewal for jwt_auth.
+	Session *SessionConfig
 }
 
 // Handler serves the token endpoints. Safe for concurrent use.
@@ -63,6 +67,8 @@ type Handler struct {
 	base      string
 	challenge string // the WWW-Authenticate value of every 401
 	log       *zap.Logger
+
+	sessions *Sessions // nil when browser sessions are off
 
 	// refreshTokens verifies the tokens of refresh and blacklist (token_type "refresh");
 	// anyTokens those of verify, which accepts any token type, as simplejwt's does.
@@ -131,6 +137,11 @@ func New(cfg Config) (*Handler, error) {
 	if h.anyTokens, err = verify.New(policy, cfg.Ring, nil); err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
+	if cfg.Session != nil {
+		if h.sessions, err = newSessions(h, cfg.Session); err != nil {
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -144,7 +155,8 @@ func remoteHost(r *http.Request) string {
 
 // ServeHTTP implements http.Handler: it routes BasePath + "", "/refresh", "/verify",
 // "/blacklist" (POST) and "/jwks.json" (GET, HEAD), each with an optional trailing slash as
-// simplejwt's URLs have one. Anything else is 404.
+// simplejwt's URLs have one, and with sessions "/login" (GET, HEAD, POST) and "/logout" (POST).
+// Anything else is 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, h.base)
 	if !ok {
@@ -158,6 +170,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.jwks(w)
+		return
+	}
+	if s := h.sessions; s != nil && (rest == session.LoginPath || rest == session.LogoutPath) {
+		switch {
+		case rest == session.LoginPath && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			s.loginPage(w, r)
+		case rest == session.LoginPath && r.Method == http.MethodPost:
+			s.login(w, r)
+		case rest == session.LogoutPath && r.Method == http.MethodPost:
+			s.logout(w, r)
+		case rest == session.LoginPath:
+			h.fail(w, methodNotAllowed(r.Method, "GET, HEAD, POST"))
+		default:
+			h.fail(w, methodNotAllowed(r.Method, http.MethodPost))
+		}
 		return
 	}
 	var endpoint func(http.ResponseWriter, *http.Request)

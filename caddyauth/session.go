@@ -1,0 +1,166 @@
+package caddyauth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/gatehouse-dev/gatehouse/issuer"
+	"github.com/gatehouse-dev/gatehouse/session"
+	"github.com/gatehouse-dev/gatehouse/token"
+	"github.com/gatehouse-dev/gatehouse/verify"
+)
+
+// Results of session handling, for the metrics and {http.auth.jwt.error}.
+const (
+	resultRenewed       = "session_renewed"
+	resultLoginRedirect = "login_redirect"
+	reasonCrossSite     = "cross_site_request"
+	reasonUnavailable   = "session_unavailable"
+)
+
+// Bodies of the session refusals, in the shape of the others.
+var (
+	bodyCrossSite   = []byte(`{"detail":"Cross-site request refused: send it from this site's own pages.","code":"cross_site_request"}`)
+	bodyUnavailable = []byte(`{"detail":"Service temporarily unavailable, try again later.","code":"service_unavailable"}`)
+)
+
+// serveSession is ServeHTTP for a handler with session set: the token comes from the request's
+// token sources (an API client) or else from the session's access cookie (a browser); an
+// expired or missing access cookie is renewed with the refresh cookie, in-line, so the request
+// goes on as sent; a browser without a session is sent to the login page.
+func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	s := sessions.get(j.Session)
+	var refresh string
+	if s != nil {
+		// The refresh token is for the issuer alone: take it off the request before anything
+		// else, so no later handler or upstream ever sees it.
+		refresh, _ = session.Value(r, s.Cookies().Refresh)
+		session.Strip(r, s.Cookies().Refresh)
+	}
+
+	raw, found, err := j.extractor.Extract(r)
+	if err != nil {
+		return j.refuse(w, r, asVerifyError(err))
+	}
+	if found {
+		// An API client's token: no cookie is involved, so no CSRF check and no renewal.
+		claims, err := j.verifier.Verify(r.Context(), raw)
+		if err != nil {
+			return j.refuse(w, r, asVerifyError(err))
+		}
+		return j.admit(w, r, claims, next, resultOK)
+	}
+	if s == nil {
+		j.logger.Debug("no jwt_issuer with session on is loaded at the session base path; no session",
+			zap.String("session", j.Session))
+		return j.withoutSession(w, r, next, errMissing)
+	}
+
+	refused := errMissing
+	if access, ok := session.Value(r, s.Cookies().Access); ok {
+		claims, err := j.verifier.Verify(r.Context(), access)
+		if err == nil {
+			return j.admitCookie(w, r, s, claims, next, resultOK)
+		}
+		// Expired, or no longer good for another reason (a rotated-out key, a changed policy):
+		// the refresh cookie decides.
+		refused = asVerifyError(err)
+		j.logRefused("session access cookie refused", refused)
+	}
+	if refresh == "" {
+		return j.withoutSession(w, r, next, refused)
+	}
+	access, err := s.Renew(w, r, refresh)
+	switch {
+	case err == nil:
+	case errors.Is(err, issuer.ErrUnavailable):
+		return j.unavailable(w, r)
+	default:
+		return j.withoutSession(w, r, next, refused)
+	}
+	claims, err := j.verifier.Verify(r.Context(), access)
+	if err != nil {
+		// The issuer's fresh token does not pass this handler's policy (other keys, issuer or
+		// audience configured): a configuration mistake, refused like any bad token.
+		e := asVerifyError(err)
+		j.logger.Warn("a renewed session token is refused by this jwt_auth; check that its keys, issuers and audiences accept the issuer's tokens",
+			zap.String("reason", string(e.Reason)))
+		return j.refuse(w, r, e)
+	}
+	return j.admitCookie(w, r, s, claims, next, resultRenewed)
+}
+
+// admitCookie lets a cookie-authenticated request through, unless it may change state and does
+// not come from the site's own pages (CSRF).
+func (j *JWTAuth) admitCookie(w http.ResponseWriter, r *http.Request, s *issuer.Sessions, claims *token.Claims, next caddyhttp.Handler, result string) error {
+	if session.Unsafe(r) && !s.FromSite(r) {
+		return j.refuseSession(w, r, http.StatusForbidden, reasonCrossSite, "the request does not come from this site's pages", bodyCrossSite)
+	}
+	return j.admit(w, r, claims, next, result)
+}
+
+// withoutSession answers a request that has no valid session: anonymous with optional, a
+// redirect to the login page for a browser asking for a page, else the refusal.
+func (j *JWTAuth) withoutSession(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, refused *verify.Error) error {
+	if j.Optional {
+		j.metrics.count(resultAnonymous)
+		return next.ServeHTTP(w, r)
+	}
+	// Never for the issuer's own paths, whatever the matchers: the login page must not send
+	// a browser to itself.
+	if session.WantsHTML(r) && !underBase(r.URL.Path, j.Session) {
+		j.metrics.count(resultLoginRedirect)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, session.LoginURL(j.Session, r), http.StatusFound)
+		return nil
+	}
+	return j.refuse(w, r, refused)
+}
+
+// checkSessionBase checks the session setting: the base path of a jwt_issuer.
+func checkSessionBase(base string) error {
+	if base == "" || checkBasePath(base) != nil {
+		return fmt.Errorf("session %q must be the base path of a jwt_issuer with session on, such as /api/token", base)
+	}
+	return nil
+}
+
+// underBase reports whether p is base or under it.
+func underBase(p, base string) bool {
+	return p == base || strings.HasPrefix(p, base+"/")
+}
+
+// unavailable answers 503 when the session store cannot be read or written (fail closed).
+func (j *JWTAuth) unavailable(w http.ResponseWriter, r *http.Request) error {
+	return j.refuseSession(w, r, http.StatusServiceUnavailable, reasonUnavailable, "the session store is unavailable", bodyUnavailable)
+}
+
+// refuseSession records and answers a session refusal, as refuse does for token refusals.
+func (j *JWTAuth) refuseSession(w http.ResponseWriter, r *http.Request, status int, reason, description string, body []byte) error {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set("http.auth.jwt.error", reason)
+		repl.Set("http.auth.jwt.error_description", description)
+	}
+	if c := j.logger.Check(zapcore.DebugLevel, "request refused"); c != nil {
+		c.Write(zap.String("reason", reason), zap.String("description", description))
+	}
+	j.metrics.count(reason)
+	if hasErrorRoutes(r) {
+		return caddyhttp.Error(status, errors.New(description))
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	return nil
+}

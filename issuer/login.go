@@ -1,0 +1,149 @@
+package issuer
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/gatehouse-dev/gatehouse/session"
+)
+
+// Messages of the login page. They say what to do, and never which of username and password
+// was wrong.
+const (
+	msgBadCredentials = "The username or password is not right. Try again."
+	msgIncomplete     = "Enter your username and password."
+	msgUnavailable    = "Signing in is not possible right now. Try again in a minute."
+	msgCrossSite      = "This form was sent from another site, so it was refused. Open the login page of this site and sign in there."
+	msgInsecure       = "Signing in needs a secure (https) connection to this site."
+	msgFailed         = "Signing in failed. Try again later."
+	msgLogoutFailed   = "Signing out is not possible right now, so you are still signed in. Try again in a minute."
+)
+
+// loginPage serves GET and HEAD <base>/login: the form, with next taken from the query.
+func (s *Sessions) loginPage(w http.ResponseWriter, r *http.Request) {
+	s.page(w, r, http.StatusOK, LoginPageData{
+		Action: s.h.base + session.LoginPath,
+		Next:   session.SafeNext(r.URL.Query().Get("next"), s.h.base),
+	})
+}
+
+// login serves POST <base>/login: the form's username and password are checked as the JSON
+// endpoint checks them (the same limits, the same users), and on success the browser gets the
+// session cookies and is sent on to next with 303 See Other (a GET, so a reload does not post
+// the password again).
+func (s *Sessions) login(w http.ResponseWriter, r *http.Request) {
+	h := s.h
+	d := LoginPageData{Action: h.base + session.LoginPath, Next: "/"}
+	if !s.FromSite(r) {
+		// Login CSRF: another site could otherwise sign the browser in as the attacker's account.
+		h.log.Debug("login refused", zap.String("reason", "cross-site request"), zap.String("client_ip", h.clientIP(r)))
+		d.Error = msgCrossSite
+		s.page(w, r, http.StatusForbidden, d)
+		return
+	}
+	if session.Insecure(r) {
+		d.Error = msgInsecure
+		s.page(w, r, http.StatusBadRequest, d)
+		return
+	}
+	ip := h.clientIP(r)
+	if h.ipLimit != nil {
+		if ok, wait := h.ipLimit.Allow(ip); !ok {
+			h.log.Debug("login throttled", zap.String("limit", "client_ip"), zap.String("client_ip", ip))
+			s.refused(w, r, d, throttled(wait))
+			return
+		}
+	}
+	f, p := readFields(r)
+	if p == nil {
+		if v, ok := f["next"]; ok && v.kind == textValue {
+			d.Next = session.SafeNext(v.text, h.base)
+		}
+		if v, ok := f["username"]; ok && v.kind == textValue {
+			d.Username = v.text
+		}
+		var vals []string
+		if vals, p = f.charFields("username", "password"); p == nil {
+			access, refresh, p := h.authenticate(r.Context(), ip, vals[0], vals[1])
+			if p != nil {
+				s.refused(w, r, d, p)
+				return
+			}
+			s.cookies.Set(w, r, s.now(), access.Raw, access.Exp, refresh.Raw, refresh.Exp)
+			http.Redirect(w, r, d.Next, http.StatusSeeOther)
+			return
+		}
+	}
+	h.log.Debug("login refused", zap.String("reason", "bad request"), zap.String("client_ip", ip))
+	s.refused(w, r, d, p)
+}
+
+// refused shows the form again with what went wrong, in the status the JSON endpoint would
+// have answered.
+func (s *Sessions) refused(w http.ResponseWriter, r *http.Request, d LoginPageData, p *problem) {
+	switch p.status {
+	case http.StatusUnauthorized:
+		d.Error = msgBadCredentials
+	case http.StatusTooManyRequests:
+		d.Error = "Too many sign-in attempts. Try again in " + strconv.Itoa(p.retryAfter) + " seconds."
+		w.Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
+	case http.StatusServiceUnavailable:
+		d.Error = msgUnavailable
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		d.Error = msgIncomplete
+	default:
+		d.Error = msgFailed
+	}
+	s.page(w, r, p.status, d)
+}
+
+// logout serves POST <base>/logout: it revokes the refresh cookie's token and its family (as
+// blacklist does), clears both cookies and sends the browser to next, or to the login page.
+// The access token, which no store is asked about, stays valid for what is left of its few
+// minutes; the cookie holding it is gone.
+func (s *Sessions) logout(w http.ResponseWriter, r *http.Request) {
+	h := s.h
+	if !s.FromSite(r) {
+		// Logout CSRF: another site could otherwise end the user's session at will.
+		h.log.Debug("logout refused", zap.String("reason", "cross-site request"), zap.String("client_ip", h.clientIP(r)))
+		s.page(w, r, http.StatusForbidden, LoginPageData{Action: h.base + session.LoginPath, Next: "/", Error: msgCrossSite})
+		return
+	}
+	next := h.base + session.LoginPath
+	if v := r.URL.Query().Get("next"); v != "" {
+		next = session.SafeNext(v, h.base)
+	} else if f, p := readFields(r); p == nil {
+		if v, ok := f["next"]; ok && v.kind == textValue && v.text != "" {
+			next = session.SafeNext(v.text, h.base)
+		}
+	}
+	if raw, ok := session.Value(r, s.cookies.Refresh); ok {
+		if t, p := h.check(r.Context(), "logout", raw, h.refreshTokens); p == nil {
+			if p := h.revoke(r.Context(), "logout", t); p != nil {
+				// The session could not be ended where it counts: say so, keep the cookies (a
+				// retry can still end it) and do not pretend the user is logged out.
+				s.page(w, r, p.status, LoginPageData{Action: h.base + session.LoginPath, Next: "/", Error: msgLogoutFailed})
+				return
+			}
+		}
+	}
+	s.cookies.Clear(w, r)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// revoke blacklists a verified refresh token and its whole family, so that logging out ends
+// the session whichever of its refresh tokens the client held.
+func (h *Handler) revoke(ctx context.Context, endpoint string, t *presentedToken) *problem {
+	// The family first: should the second write fail, a retry finds the token refused and the
+	// session already over, rather than its id blacklisted and its successors still valid.
+	if err := h.store.RevokeFamily(ctx, t.family, t.exp); err != nil {
+		return h.storeProblem(endpoint, err)
+	}
+	if err := h.store.Revoke(ctx, t.jti, t.exp); err != nil {
+		return h.storeProblem(endpoint, err)
+	}
+	return nil
+}

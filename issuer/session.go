@@ -1,0 +1,204 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/issuer/mint"
+	"github.com/gatehouse-dev/gatehouse/session"
+)
+
+// SessionConfig turns on browser sessions: the login page and form at <base>/login, logout at
+// <base>/logout, and Sessions.Renew, with which jwt_auth renews an expired access cookie.
+type SessionConfig struct {
+	// Cookies names the access and refresh cookies; an empty name means its default.
+	Cookies session.Cookies
+	// LoginPage renders the login page with a LoginPageData; nil means the built-in page.
+	LoginPage *template.Template
+	// Origins are other origins (scheme://host[:port]) whose pages may use the session: post the
+	// login and logout forms and send state-changing requests with the cookie. The site's own
+	// origin is always allowed.
+	Origins []string
+}
+
+// renewGrace is how long the successor of a rotated refresh cookie is handed out again to
+// requests presenting the same cookie. A browser sends a page and its scripts' requests in
+// parallel, all carrying the same expiring session; without a grace period one of them would
+// rotate it and every other would count as reuse and end the session (RFC 9700 section 4.14.2
+// allows for this). After the grace period, reuse revokes the family as for any refresh token.
+const renewGrace = 30 * time.Second
+
+// maxRenewals bounds the successors remembered for renewGrace; beyond it, renewals are not
+// remembered (parallel requests of a session may then end it) rather than memory grow.
+const maxRenewals = 10000
+
+// ErrNoSession is Renew's answer for a request without a usable session: no refresh cookie, or
+// one whose token is invalid, expired, revoked or reused. The cookies have been cleared.
+var ErrNoSession = errors.New("no valid session")
+
+// ErrUnavailable is Renew's answer when the revocation storage cannot be read or written: the
+// session is neither renewed nor ended (fail closed, answer 503).
+var ErrUnavailable = errors.New("the session store is unavailable")
+
+// Sessions is the browser side of a Handler, which jwt_auth uses to read and renew sessions.
+type Sessions struct {
+	h        *Handler
+	cookies  session.Cookies
+	origins  []string
+	tmpl     *template.Template
+	now      func() time.Time
+	renewals renewals
+}
+
+// newSessions checks cfg and builds the Sessions of h.
+func newSessions(h *Handler, cfg *SessionConfig) (*Sessions, error) {
+	s := &Sessions{h: h, cookies: cfg.Cookies, tmpl: cfg.LoginPage, now: time.Now}
+	if s.cookies.Access == "" {
+		s.cookies.Access = session.DefaultAccessCookie
+	}
+	if s.cookies.Refresh == "" {
+		s.cookies.Refresh = session.DefaultRefreshCookie
+	}
+	for _, name := range []string{s.cookies.Access, s.cookies.Refresh} {
+		if err := session.CheckCookieName(name); err != nil {
+			return nil, fmt.Errorf("issuer: %w", err)
+		}
+	}
+	if s.cookies.Access == s.cookies.Refresh {
+		return nil, fmt.Errorf("issuer: the access and refresh cookies must have different names (both are %q)", s.cookies.Access)
+	}
+	for _, o := range cfg.Origins {
+		n, err := session.NormalizeOrigin(o)
+		if err != nil {
+			return nil, fmt.Errorf("issuer: session origin: %w", err)
+		}
+		s.origins = append(s.origins, n)
+	}
+	if s.tmpl == nil {
+		s.tmpl = defaultLoginPage
+	}
+	s.renewals.m = make(map[string]*renewal)
+	return s, nil
+}
+
+// Sessions returns h's browser sessions, or nil when they are off.
+func (h *Handler) Sessions() *Sessions { return h.sessions }
+
+// Cookies returns the names of the session cookies.
+func (s *Sessions) Cookies() session.Cookies { return s.cookies }
+
+// FromSite reports whether r comes from the site's own pages or a configured origin (the CSRF
+// check of requests that act on the session cookies).
+func (s *Sessions) FromSite(r *http.Request) bool { return session.FromSite(r, s.origins) }
+
+// LoginURL is the login page's URL for a browser that asked for r without a session.
+func (s *Sessions) LoginURL(r *http.Request) string { return session.LoginURL(s.h.base, r) }
+
+// Base is the issuer's base path: nothing under it is ever sent to the login page.
+func (s *Sessions) Base() string { return s.h.base }
+
+// Renew trades raw, the refresh cookie of r, for a new access token, sets the new cookies on w
+// (with rotation, a new refresh cookie too) and returns the access token. When raw is not a
+// usable refresh token it clears both cookies and returns ErrNoSession; with the storage down,
+// ErrUnavailable.
+func (s *Sessions) Renew(w http.ResponseWriter, r *http.Request, raw string) (string, error) {
+	h := s.h
+	ctx := r.Context()
+	t, p := h.check(ctx, "session", raw, h.refreshTokens)
+	if p != nil {
+		return "", s.ended(w, r, p)
+	}
+	var access, next mint.Token
+	if h.rotate {
+		access, next, p = s.renewals.do(ctx, t.jti, s.now(), func() (mint.Token, mint.Token, *problem) {
+			return h.renew(ctx, "session", t)
+		})
+	} else {
+		access, next, p = h.renew(ctx, "session", t)
+	}
+	if p != nil {
+		return "", s.ended(w, r, p)
+	}
+	s.cookies.Set(w, r, s.now(), access.Raw, access.Exp, next.Raw, next.Exp)
+	return access.Raw, nil
+}
+
+// ended turns a refusal into Renew's error, clearing the cookies unless the storage failed
+// (then the session may still be good, and the next request tries again).
+func (s *Sessions) ended(w http.ResponseWriter, r *http.Request, p *problem) error {
+	if p == problemUnavailable {
+		return ErrUnavailable
+	}
+	s.cookies.Clear(w, r)
+	return ErrNoSession
+}
+
+// renewals remembers, for renewGrace, what renewing each refresh token (by jti) gave, and lets
+// concurrent renewals of one token wait for the first instead of racing it.
+type renewals struct {
+	mu        sync.Mutex
+	m         map[string]*renewal
+	lastSweep time.Time
+}
+
+// renewal is one renewal, done when done is closed.
+type renewal struct {
+	done         chan struct{}
+	at           time.Time
+	access, next mint.Token
+	p            *problem
+}
+
+// do returns the result of renewing jti: the remembered one when jti was renewed less than
+// renewGrace ago (waiting for it if it is under way), else renew's, remembered.
+func (rs *renewals) do(ctx context.Context, jti string, now time.Time, renew func() (mint.Token, mint.Token, *problem)) (mint.Token, mint.Token, *problem) {
+	rs.mu.Lock()
+	if e, ok := rs.m[jti]; ok && now.Sub(e.at) < renewGrace {
+		rs.mu.Unlock()
+		select {
+		case <-e.done:
+			return e.access, e.next, e.p
+		case <-ctx.Done():
+			return mint.Token{}, mint.Token{}, problemUnavailable
+		}
+	}
+	e := &renewal{done: make(chan struct{}), at: now}
+	remembered := rs.add(jti, e, now)
+	rs.mu.Unlock()
+
+	e.access, e.next, e.p = renew()
+	if e.p == problemUnavailable && remembered {
+		// A storage failure says nothing about the token: forget it, so a retry can succeed.
+		rs.mu.Lock()
+		if rs.m[jti] == e {
+			delete(rs.m, jti)
+		}
+		rs.mu.Unlock()
+	}
+	close(e.done)
+	return e.access, e.next, e.p
+}
+
+// add remembers e under jti unless the table is full of live entries; the caller holds rs.mu.
+// Entries past renewGrace are swept at most once per renewGrace, or when the table is full, so
+// the successors (credentials) are not kept in memory longer than needed.
+func (rs *renewals) add(jti string, e *renewal, now time.Time) bool {
+	if len(rs.m) >= maxRenewals || now.Sub(rs.lastSweep) >= renewGrace {
+		rs.lastSweep = now
+		for k, old := range rs.m {
+			if now.Sub(old.at) >= renewGrace {
+				delete(rs.m, k)
+			}
+		}
+		if len(rs.m) >= maxRenewals {
+			return false
+		}
+	}
+	rs.m[jti] = e
+	return true
+}
