@@ -38,9 +38,12 @@ func (c Cookies) Clear(w http.ResponseWriter, r *http.Request) {
 	add(w, c.Refresh, "", -1, http.SameSiteStrictMode, sec)
 }
 
-// maxAge is the whole seconds from now to exp, at least 1 (0 would mean "delete").
+// maxAge is the seconds from now to exp, rounded up so that a token's cookie lives as long as
+// the configured lifetime says (exp is in whole seconds, now is not); at least 1, as 0 would
+// mean "delete". A cookie that outlives its token by a fraction of a second is harmless: the
+// expired token is renewed like a missing one.
 func maxAge(exp, now time.Time) int {
-	return max(1, int(exp.Sub(now)/time.Second))
+	return max(1, int((exp.Sub(now)+time.Second-1)/time.Second))
 }
 
 func add(w http.ResponseWriter, name, value string, maxAge int, same http.SameSite, secure bool) {
