@@ -398,7 +398,10 @@ func TestRenewalsBounded(t *testing.T) {
 		t.Fatalf("%d renewals ran, want every one", calls)
 	}
 	// A storage failure is not remembered: the next try runs again.
-	failing := func() (mint.Token, mint.Token, *problem) { calls++; return mint.Token{}, mint.Token{}, problemUnavailable }
+	failing := func() (mint.Token, mint.Token, *problem) {
+		calls++
+		return mint.Token{}, mint.Token{}, problemUnavailable
+	}
 	rs.do(context.Background(), "flaky", now.Add(renewGrace), failing)
 	rs.do(context.Background(), "flaky", now.Add(renewGrace), renewOK)
 	if calls != maxRenewals+13 {

@@ -177,7 +177,7 @@ func TestCookies(t *testing.T) {
 	c := Cookies{Access: "a", Refresh: "r"}
 	now := time.Unix(1000, 0)
 	for _, tc := range []struct {
-		name, host string
+		name, host  string
 		tls, secure bool
 	}{
 		{"https", "site.example", true, true},
