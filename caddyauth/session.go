@@ -23,6 +23,7 @@ import (
 const (
 	resultRenewed       = "session_renewed"
 	resultLoginRedirect = "login_redirect"
+	resultBounce        = "cross_site_bounce"
 	reasonCrossSite     = "cross_site_request"
 	reasonUnavailable   = "session_unavailable"
 )
@@ -109,7 +110,8 @@ func (j *JWTAuth) admitCookie(w http.ResponseWriter, r *http.Request, s *issuer.
 }
 
 // withoutSession answers a request that has no valid session: anonymous with optional, a
-// redirect to the login page for a browser asking for a page, else the refusal.
+// redirect to the login page for a browser asking for a page (after one same-site bounce when
+// it came from another site), else the refusal.
 func (j *JWTAuth) withoutSession(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, refused *verify.Error) error {
 	if j.Optional {
 		j.metrics.count(resultAnonymous)
@@ -118,6 +120,13 @@ func (j *JWTAuth) withoutSession(w http.ResponseWriter, r *http.Request, next ca
 	// Never for the issuer's own paths, whatever the matchers: the login page must not send
 	// a browser to itself.
 	if session.WantsHTML(r) && !underBase(r.URL.Path, j.Session) {
+		if session.CrossSiteNavigation(r) {
+			// A link from another site: the Strict refresh cookie stayed behind. Open the
+			// page again from this site, which sends it.
+			j.metrics.count(resultBounce)
+			session.Bounce(w, r, j.Session)
+			return nil
+		}
 		j.metrics.count(resultLoginRedirect)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, session.LoginURL(j.Session, r), http.StatusFound)

@@ -69,6 +69,15 @@ func TestSessionWithoutSession(t *testing.T) {
 	if cc := got.rec.Header().Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("redirect Cache-Control %q", cc)
 	}
+	// From a link on another site: one bounce through a same-site reload, which brings the
+	// Strict refresh cookie along, rather than the login page.
+	r := html(request(http.MethodGet, "/private/", ""))
+	r.Header.Set("Sec-Fetch-Site", "cross-site")
+	r.Header.Set("Sec-Fetch-Mode", "navigate")
+	got = serve(s.auth, r, nil)
+	if got.nextCalled || got.rec.Code != http.StatusOK || !strings.Contains(got.rec.Body.String(), `content="0;url=/private/"`) {
+		t.Fatalf("cross-site navigation without a session: %d\n%s", got.rec.Code, got.rec.Body)
+	}
 	for name, r := range map[string]*http.Request{
 		"API client":                     request(http.MethodGet, "/api/x", ""),
 		"browser POST":                   html(request(http.MethodPost, "/private/form", "a=b")),

@@ -288,3 +288,37 @@ func TestCheckCookieName(t *testing.T) {
 		}
 	}
 }
+
+func TestBounce(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, `/private/it's?a="b"&c=<d>`, nil)
+	r.Header.Set("Sec-Fetch-Site", "cross-site")
+	r.Header.Set("Sec-Fetch-Mode", "navigate")
+	if !CrossSiteNavigation(r) {
+		t.Fatal("a cross-site navigation was not recognized")
+	}
+	w := httptest.NewRecorder()
+	Bounce(w, r, "/api/token")
+	body := w.Body.String()
+	if w.Code != http.StatusOK || !strings.Contains(body, `<meta http-equiv="refresh" content="0;url=/private/it%27s?a=%22b%22&amp;c=&lt;d&gt;">`) {
+		t.Fatalf("bounce: %d\n%s", w.Code, body)
+	}
+	if w.Header().Get("Cache-Control") != "no-store" || strings.Contains(body, "<script") {
+		t.Fatalf("bounce headers %v", w.Header())
+	}
+	for _, c := range []struct{ site, mode string }{{"same-origin", "navigate"}, {"same-site", "navigate"}, {"none", "navigate"}, {"cross-site", "cors"}, {"", ""}} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Sec-Fetch-Site", c.site)
+		r.Header.Set("Sec-Fetch-Mode", c.mode)
+		if CrossSiteNavigation(r) {
+			t.Errorf("Sec-Fetch-Site %q, Mode %q taken for a cross-site navigation", c.site, c.mode)
+		}
+	}
+	// The bounce goes nowhere but this site.
+	r = httptest.NewRequest(http.MethodGet, "/x", nil)
+	r.RequestURI = "//evil.example/"
+	w = httptest.NewRecorder()
+	Bounce(w, r, "/api/token")
+	if !strings.Contains(w.Body.String(), `content="0;url=/"`) {
+		t.Fatalf("bounce of a hostile target:\n%s", w.Body)
+	}
+}
