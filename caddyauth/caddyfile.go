@@ -244,6 +244,11 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := checkSource(src); err != nil {
 				return d.Errf("%v", err)
 			}
+			if j.Session != "" {
+				if err := checkSessionSources(j.Session, []TokenSource{src}); err != nil {
+					return d.Errf("%v", err)
+				}
+			}
 			for _, fc := range j.ForwardClaims {
 				if err := checkForward(fc, []TokenSource{src}); err != nil {
 					return d.Errf("%v", err)
@@ -309,6 +314,9 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			if err := checkSessionBase(j.Session); err != nil {
+				return d.Errf("%v", err)
+			}
+			if err := checkSessionSources(j.Session, j.Sources); err != nil {
 				return d.Errf("%v", err)
 			}
 

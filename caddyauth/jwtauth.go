@@ -320,6 +320,9 @@ func (j *JWTAuth) Validate() error {
 		if err := checkSessionBase(j.Session); err != nil {
 			return err
 		}
+		if err := checkSessionSources(j.Session, j.Sources); err != nil {
+			return err
+		}
 	}
 	if j.Realm != "" {
 		if err := checkRealm(j.Realm); err != nil {

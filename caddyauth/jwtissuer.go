@@ -645,6 +645,9 @@ func (j *JWTIssuer) Cleanup() error {
 // ServeHTTP answers the request with the token endpoints. It never calls next: everything under
 // the issuer's path is the issuer's (unknown paths get 404).
 func (j *JWTIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	if j.Session != nil {
+		r = markForwardedHTTPS(r)
+	}
 	j.handler.ServeHTTP(w, r)
 	return nil
 }

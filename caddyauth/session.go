@@ -15,7 +15,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/issuer"
 	"github.com/gatehouse-dev/gatehouse/session"
-	"github.com/gatehouse-dev/gatehouse/token"
 	"github.com/gatehouse-dev/gatehouse/verify"
 )
 
@@ -39,6 +38,7 @@ var (
 // expired or missing access cookie is renewed with the refresh cookie, in-line, so the request
 // goes on as sent; a browser without a session is sent to the login page.
 func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	r = markForwardedHTTPS(r)
 	s := sessions.get(j.Session)
 	var refresh string
 	if s != nil {
@@ -66,11 +66,17 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 		return j.withoutSession(w, r, next, errMissing)
 	}
 
+	access, hasAccess := session.Value(r, s.Cookies().Access)
+	if (hasAccess || refresh != "") && session.Unsafe(r) && !s.FromSite(r) {
+		// A state-changing request carried by the cookies from another site's page (CSRF):
+		// refused before the session is touched, renewal included.
+		return j.refuseCrossSite(w, r)
+	}
 	refused := errMissing
-	if access, ok := session.Value(r, s.Cookies().Access); ok {
+	if hasAccess {
 		claims, err := j.verifier.Verify(r.Context(), access)
 		if err == nil {
-			return j.admitCookie(w, r, s, claims, next, resultOK)
+			return j.admit(w, r, claims, next, resultOK)
 		}
 		// Expired, or no longer good for another reason (a rotated-out key, a changed policy):
 		// the refresh cookie decides.
@@ -80,7 +86,7 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 	if refresh == "" {
 		return j.withoutSession(w, r, next, refused)
 	}
-	access, err := s.Renew(w, r, refresh)
+	renewed, err := s.Renew(w, r, refresh)
 	switch {
 	case err == nil:
 	case errors.Is(err, issuer.ErrUnavailable):
@@ -88,7 +94,7 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 	default:
 		return j.withoutSession(w, r, next, refused)
 	}
-	claims, err := j.verifier.Verify(r.Context(), access)
+	claims, err := j.verifier.Verify(r.Context(), renewed)
 	if err != nil {
 		// The issuer's fresh token does not pass this handler's policy (other keys, issuer or
 		// audience configured): a configuration mistake, refused like any bad token.
@@ -97,16 +103,27 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 			zap.String("reason", string(e.Reason)))
 		return j.refuse(w, r, e)
 	}
-	return j.admitCookie(w, r, s, claims, next, resultRenewed)
+	return j.admit(w, r, claims, next, resultRenewed)
 }
 
-// admitCookie lets a cookie-authenticated request through, unless it may change state and does
-// not come from the site's own pages (CSRF).
-func (j *JWTAuth) admitCookie(w http.ResponseWriter, r *http.Request, s *issuer.Sessions, claims *token.Claims, next caddyhttp.Handler, result string) error {
-	if session.Unsafe(r) && !s.FromSite(r) {
-		return j.refuseSession(w, r, http.StatusForbidden, reasonCrossSite, "the request does not come from this site's pages", bodyCrossSite)
+// refuseCrossSite answers a cookie-carried state-changing request from another site.
+func (j *JWTAuth) refuseCrossSite(w http.ResponseWriter, r *http.Request) error {
+	return j.refuseSession(w, r, http.StatusForbidden, reasonCrossSite, "the request does not come from this site's pages", bodyCrossSite)
+}
+
+// markForwardedHTTPS marks r as reached over https when it came through a proxy listed in
+// trusted_proxies that says so in X-Forwarded-Proto (TLS terminated before Caddy): the session
+// cookies are then Secure, the login is allowed and the site's origin is https. A client's own
+// X-Forwarded-Proto counts for nothing.
+func markForwardedHTTPS(r *http.Request) *http.Request {
+	if r.TLS != nil {
+		return r
 	}
-	return j.admit(w, r, claims, next, result)
+	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); trusted &&
+		strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return session.WithForwardedHTTPS(r)
+	}
+	return r
 }
 
 // withoutSession answers a request that has no valid session: anonymous with optional, a
@@ -139,6 +156,18 @@ func (j *JWTAuth) withoutSession(w http.ResponseWriter, r *http.Request, next ca
 func checkSessionBase(base string) error {
 	if base == "" || checkBasePath(base) != nil {
 		return fmt.Errorf("session %q must be the base path of a jwt_issuer with session on, such as /api/token", base)
+	}
+	return nil
+}
+
+// checkSessionSources refuses a cookie token source beside session: the session's access cookie
+// is read by session itself, which checks the Origin of state-changing requests it carries; a
+// cookie read as a plain token source would skip that check.
+func checkSessionSources(base string, sources []TokenSource) error {
+	for _, src := range sources {
+		if src.From == verify.FromCookie {
+			return fmt.Errorf("from_cookie %s cannot be combined with session %s: session reads the issuer's access cookie itself (and checks where state-changing requests come from)", src.Name, base)
+		}
 	}
 	return nil
 }

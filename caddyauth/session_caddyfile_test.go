@@ -68,6 +68,8 @@ func TestAdaptSessionErrors(t *testing.T) {
 		{"jwt_auth session no arg", "jwt_auth {\n\t\tsession\n\t}", 3, "wrong argument count"},
 		{"jwt_auth session relative", "jwt_auth {\n\t\tsession api/token\n\t}", 3, "must be the base path of a jwt_issuer"},
 		{"jwt_auth session trailing slash", "jwt_auth {\n\t\tsession /api/token/\n\t}", 3, "must be the base path of a jwt_issuer"},
+		{"jwt_auth session after from_cookie", "jwt_auth {\n\t\tfrom_cookie c\n\t\tsession /api/token\n\t}", 4, "from_cookie c cannot be combined with session /api/token"},
+		{"jwt_auth from_cookie after session", "jwt_auth {\n\t\tsession /api/token\n\t\tfrom_cookie c\n\t}", 4, "from_cookie c cannot be combined with session"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,9 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/gatehouse-dev/gatehouse/issuer/kv"
+	"github.com/gatehouse-dev/gatehouse/session"
 )
 
 // sessionSite is a jwt_issuer with session on at base, and a jwt_auth using its sessions.
@@ -183,5 +185,49 @@ func TestSessionIssuerMissing(t *testing.T) {
 	}
 	if got := serve(j, bearer(hsToken("")), nil); !got.nextCalled {
 		t.Fatalf("Bearer token, no issuer loaded: %d", got.rec.Code)
+	}
+}
+
+func TestSessionCrossSiteBeforeRenewal(t *testing.T) {
+	s := newSessionSite(t, "/s4/token")
+	_, refresh := s.tokens(t)
+	r := request(http.MethodPost, "/api/x", "{}", "gatehouse_refresh", refresh)
+	r.Header.Set("Origin", "https://evil.example")
+	got := serve(s.auth, r, nil)
+	if got.nextCalled || got.rec.Code != http.StatusForbidden || len(got.rec.Header().Values("Set-Cookie")) != 0 {
+		t.Fatalf("cross-site POST with the refresh cookie: %d, cookies %q", got.rec.Code, got.rec.Header().Values("Set-Cookie"))
+	}
+	// The refresh token was not used up: the site's own page can still renew with it.
+	if got := serve(s.auth, request(http.MethodPost, "/api/x", "{}", "gatehouse_refresh", refresh), nil); !got.nextCalled {
+		t.Fatalf("renewal after the refused cross-site request: %d", got.rec.Code)
+	}
+}
+
+func TestMarkForwardedHTTPS(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		trusted bool
+		proto   string
+		https   bool
+	}{
+		{"trusted proxy says https", true, "https", true},
+		{"trusted proxy says http", true, "http", false},
+		{"untrusted client says https", false, "https", false},
+		{"trusted proxy, no header", true, "", false},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Host = "site.example"
+		if c.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", c.proto)
+		}
+		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), httptest.NewRecorder(), new(caddyhttp.Server))
+		caddyhttp.SetVar(r.Context(), caddyhttp.TrustedProxyVarKey, c.trusted)
+		r = markForwardedHTTPS(r)
+		if got := session.HTTPS(r); got != c.https {
+			t.Errorf("%s: HTTPS = %v, want %v", c.name, got, c.https)
+		}
+		if got, want := session.SiteOrigin(r), map[bool]string{true: "https://site.example", false: "http://site.example"}[c.https]; got != want {
+			t.Errorf("%s: SiteOrigin = %q, want %q", c.name, got, want)
+		}
 	}
 }

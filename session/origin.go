@@ -50,11 +50,11 @@ func FromSite(r *http.Request, trusted []string) bool {
 	return false
 }
 
-// SiteOrigin is the origin r was sent to: https when it came over TLS, else http, and its Host,
-// normalized as NormalizeOrigin does.
+// SiteOrigin is the origin r was sent to: https when the browser used it (HTTPS), else http,
+// and its Host, normalized as NormalizeOrigin does.
 func SiteOrigin(r *http.Request) string {
 	scheme := "http"
-	if r.TLS != nil {
+	if HTTPS(r) {
 		scheme = "https"
 	}
 	o, err := NormalizeOrigin(scheme + "://" + r.Host)

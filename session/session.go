@@ -5,6 +5,7 @@
 package session
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strings"
@@ -65,12 +66,33 @@ func loopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// forwardedHTTPSKey marks, in a request's context, that a proxy the server trusts says the
+// browser used https (the proxy terminated TLS).
+type forwardedHTTPSKey struct{}
+
+// WithForwardedHTTPS returns r marked as reached over https through a trusted proxy. Only the
+// server can know which proxies it trusts (Caddy: trusted_proxies), so the adapter marks the
+// request; the X-Forwarded-Proto of an untrusted client must never count.
+func WithForwardedHTTPS(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), forwardedHTTPSKey{}, true))
+}
+
+// HTTPS reports whether the browser reached the site over https: r came over TLS, or was marked
+// by WithForwardedHTTPS.
+func HTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	v, _ := r.Context().Value(forwardedHTTPSKey{}).(bool)
+	return v
+}
+
 // Insecure reports whether r came over plain http to a host other than this machine: a
 // browser would not keep the Secure cookies of a session answered to it, so the login refuses
 // rather than send the user round in circles. Plain http to localhost is allowed (browsers treat
 // it as a secure context), and there the cookies go without the Secure attribute.
-func Insecure(r *http.Request) bool { return r.TLS == nil && !loopbackHost(r.Host) }
+func Insecure(r *http.Request) bool { return !HTTPS(r) && !loopbackHost(r.Host) }
 
 // secure reports whether cookies set in answer to r carry the Secure attribute: always, but for
 // plain http to this machine.
-func secure(r *http.Request) bool { return r.TLS != nil || !loopbackHost(r.Host) }
+func secure(r *http.Request) bool { return HTTPS(r) || !loopbackHost(r.Host) }
