@@ -376,6 +376,9 @@ func (j *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	for _, h := range j.forwardHeaders {
 		delete(r.Header, h)
 	}
+	if len(j.forwardHeaders) > 0 {
+		deleteUnderscoreAliases(r.Header, j.forwardHeaders)
+	}
 	if isPreflight(r) {
 		j.metrics.count(resultPreflight)
 		return next.ServeHTTP(w, r)
@@ -426,6 +429,24 @@ func (j *JWTAuth) refuse(w http.ResponseWriter, r *http.Request, e *verify.Error
 	j.logRefused("request refused", e)
 	j.metrics.count(string(e.Reason))
 	return j.challenges.respond(w, r, e)
+}
+
+// deleteUnderscoreAliases deletes the headers whose names equal one of names but for "_" in
+// place of "-" (X_User_Id for X-User-Id). CGI-style servers (WSGI, and so gunicorn and Django,
+// PHP) see both as HTTP_X_USER_ID, so such a copy would spoof the forwarded identity. Caddy drops
+// these names by default, unless told otherwise; this holds either way.
+func deleteUnderscoreAliases(h http.Header, names []string) {
+	for name := range h {
+		if strings.IndexByte(name, '_') < 0 {
+			continue
+		}
+		for _, f := range names {
+			if len(name) == len(f) && strings.EqualFold(strings.ReplaceAll(name, "_", "-"), f) {
+				delete(h, name)
+				break
+			}
+		}
+	}
 }
 
 // logRefused logs a refused token at debug level: the reason and description only, never the

@@ -327,3 +327,25 @@ func TestSources(t *testing.T) {
 		t.Error("Authorization header accepted though only the cookie is configured")
 	}
 }
+
+func TestForwardedHeaderAliases(t *testing.T) {
+	j := provision(t, &JWTAuth{Secret: testSecret, ForwardClaims: []ForwardClaim{{Claim: "sub", Header: "X-User-Id"}}})
+	r := bearer(hsToken(""))
+	for _, name := range []string{"X_User_Id", "x_user_id", "X-User_Id", "X_USER-ID"} {
+		r.Header[name] = []string{"999"}
+	}
+	r.Header["X_User_Ids"] = []string{"kept"}
+	r.Header["X_Other"] = []string{"kept"}
+	got := serve(j, r, nil)
+	if !got.nextCalled {
+		t.Fatalf("status %d", got.rec.Code)
+	}
+	for name, v := range got.nextHeader {
+		if strings.EqualFold(strings.ReplaceAll(name, "_", "-"), "X-User-Id") && name != "X-User-Id" {
+			t.Errorf("the alias %s: %q reached the upstream", name, v)
+		}
+	}
+	if got.nextHeader.Get("X-User-Id") == "999" || got.nextHeader["X_User_Ids"] == nil || got.nextHeader["X_Other"] == nil {
+		t.Errorf("upstream headers %v", got.nextHeader)
+	}
+}
