@@ -2,7 +2,8 @@
 # Build, run and test Caddy with Gatehouse from this checkout.
 #
 #   ./xcaddy.sh build   write bin/caddy (Caddy v2.11.9 + the working tree's Gatehouse)
-#   ./xcaddy.sh run     build, then serve the demo site (Caddyfile.example) on http://localhost:8080
+#   ./xcaddy.sh run     build, start the example Django app (examples/django) on 127.0.0.1:8000, then
+#                       serve the demo site (Caddyfile.example) on http://localhost:8080
 #   ./xcaddy.sh test    install what the tests need, build, and run every check CI runs
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -13,10 +14,13 @@ readonly MODULE=github.com/gatehouse-dev/gatehouse
 readonly CADDY_BIN=bin/caddy
 readonly STAMP=bin/.caddy.stamp
 
+# Debian packages the example app needs (./xcaddy.sh run starts it; it is run by absolute paths,
+# /usr/bin/gunicorn, so that another python3 on PATH without Django is not used by mistake).
+readonly APP_APT_PACKAGES=(python3-django python3-djangorestframework python3-djangorestframework-simplejwt gunicorn)
 # Debian packages the tests need: go test -race needs cgo, hence a C compiler and libc headers;
-# fetching modules from the Go module proxy over HTTPS needs the CA certificates; the interop
-# tests run a real Django + DRF + simplejwt app under gunicorn.
-readonly APT_PACKAGES=(ca-certificates gcc libc6-dev python3-django python3-djangorestframework python3-djangorestframework-simplejwt gunicorn)
+# fetching modules from the Go module proxy over HTTPS needs the CA certificates; the interop and
+# production tests run the Django apps under gunicorn.
+readonly APT_PACKAGES=(ca-certificates gcc libc6-dev "${APP_APT_PACKAGES[@]}")
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'xcaddy.sh: %s\n' "$*" >&2; exit 1; }
@@ -114,13 +118,13 @@ wait_and_greet() {
 
 === Gatehouse demo is up ===============================================================
 Public page:     http://localhost:8080/
-Protected page:  http://localhost:8080/private/   (401 without a token)
-Protected API:   http://localhost:8080/api/hello
+Private page:    http://localhost:8080/private/   (log in: demo / gatehouse-demo, DEMO ONLY)
+The app's API:   http://localhost:8080/api/whoami/ (Django under gunicorn on 127.0.0.1:8000)
 
-Try it with a demo token (user "demo", valid for 1 hour):
+Try the API with a demo token (user 1, valid for 1 hour):
 
-  curl -i http://localhost:8080/api/hello
-  curl -i -H 'Authorization: Bearer $token' http://localhost:8080/api/hello
+  curl -i http://localhost:8080/api/whoami/
+  curl -i -H 'Authorization: Bearer $token' http://localhost:8080/api/whoami/
 
 Or log in as the demo user (DEMO ONLY; defined in Caddyfile.example) for an access and a refresh token:
 
@@ -131,7 +135,7 @@ Mint another token (the secret is read from the environment, never from the comm
   $secret_hint
   bin/caddy jwt-token --secret-env GATEHOUSE_SECRET --claim sub=alice --claim user_id=7 --ttl 15m
 
-Stop the server with Ctrl-C.
+Stop the server and the app with Ctrl-C.
 =========================================================================================
 
 EOF
@@ -141,16 +145,55 @@ EOF
 	done
 }
 
+readonly APP_ADDR=127.0.0.1:8000
+
+# start_app starts the example Django app (examples/django) under gunicorn on $APP_ADDR, in the
+# background, sets app_pid and waits until it listens.
+app_pid=
+start_app() {
+	log "starting the example app (examples/django) under gunicorn on $APP_ADDR"
+	env -u PYTHONPATH -u PYTHONHOME PYTHONDONTWRITEBYTECODE=1 \
+		/usr/bin/gunicorn --bind "$APP_ADDR" --workers 2 --chdir examples/django exampleapp.wsgi &
+	app_pid=$!
+	local i
+	for ((i = 0; i < 150; i++)); do
+		if (exec 3<>"/dev/tcp/${APP_ADDR%:*}/${APP_ADDR##*:}") 2>/dev/null; then
+			return
+		fi
+		kill -0 "$app_pid" 2>/dev/null || die "the example app did not start (its output is above)"
+		sleep 0.1
+	done
+	die "the example app did not listen on $APP_ADDR within 15s"
+}
+
+# stop_app stops the example app, if it runs, and waits for it.
+stop_app() {
+	if [[ -n $app_pid ]]; then
+		kill -TERM "$app_pid" 2>/dev/null || true
+		wait "$app_pid" 2>/dev/null || true
+		app_pid=
+	fi
+}
+
 cmd_run() {
 	cmd_build
-	if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
-		die "something already listens on port 8080; stop it first"
-	fi
+	local port
+	for port in 8080 "${APP_ADDR##*:}"; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			die "something already listens on port $port; stop it first"
+		fi
+	done
+	ensure_apt "${APP_APT_PACKAGES[@]}"
 	load_secret
 	local token
 	token=$("$CADDY_BIN" jwt-token --secret-env GATEHOUSE_SECRET --claim sub=demo --claim user_id=1 --ttl 1h)
+	# The app goes down with Caddy: on Ctrl-C, on an error, or when Caddy exits.
+	trap stop_app EXIT
+	trap 'exit 130' INT TERM
+	start_app
 	wait_and_greet "$token" &
-	exec "$CADDY_BIN" run --config Caddyfile.example --adapter caddyfile
+	unset GATEHOUSE_APP # Caddyfile.example's default, 127.0.0.1:8000, is where the app listens
+	"$CADDY_BIN" run --config Caddyfile.example --adapter caddyfile
 }
 
 # fuzz_targets prints "dir name" for every fuzz target in the module's test files.
@@ -200,7 +243,8 @@ usage() {
 usage: $0 <command>
 
   build   build bin/caddy: Caddy $CADDY_VERSION with Gatehouse from this checkout (xcaddy $XCADDY_VERSION)
-  run     build, then serve the demo site (Caddyfile.example) on http://localhost:8080 and print a
+  run     build, start the example Django app (examples/django, gunicorn on 127.0.0.1:8000), then
+          serve the demo site (Caddyfile.example) on http://localhost:8080 and print a
           curl command with a demo token; the HMAC secret is \$GATEHOUSE_SECRET or, if unset, a
           random one kept in .gatehouse/secret
   test    install what the tests need, build, check gofmt and go vet, run every test with the race

@@ -4,41 +4,22 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 )
 
 // TestCaddyfileExample serves the site of the repository's Caddyfile.example (what
-// `./xcaddy.sh run` runs) on a test port and walks the README's demo: the public page, a refusal,
-// a login as the demo user, the protected API and page with the access token, and a refresh.
+// `./xcaddy.sh run` runs) on a test port, in front of the example Django app (examples/django)
+// under gunicorn, and walks the README's demo: the public page, a refusal, a login as the demo
+// user, the app's API and the private page with the access token, and a refresh.
 func TestCaddyfileExample(t *testing.T) {
 	t.Parallel()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(root, "Caddyfile.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The body of the one site block, with the site root made absolute (the test runs caddy in a
-	// temporary directory).
-	text := string(raw)
-	start := strings.Index(text, "http://localhost:8080 {")
-	end := strings.LastIndex(text, "}")
-	if start < 0 || end < start {
-		t.Fatal("Caddyfile.example no longer has the http://localhost:8080 site block")
-	}
-	body := text[start+len("http://localhost:8080 {") : end]
-	body = strings.Replace(body, "root * examples/site", "root * "+filepath.Join(root, "examples", "site"), 1)
-	srv := startCaddy(t, body, "GATEHOUSE_SECRET="+testSecret)
+	app := startExampleApp(t, testSecret)
+	srv := startCaddy(t, exampleSite(t, "Caddyfile.example"), "GATEHOUSE_SECRET="+testSecret, "GATEHOUSE_APP="+app.Addr)
 
 	if resp := get(t, srv.URL+"/"); resp.Status != http.StatusOK {
 		t.Fatalf("public page: %d", resp.Status)
 	}
-	if resp := get(t, srv.URL+"/api/hello"); resp.Status != http.StatusUnauthorized || resp.Body != bodyMissing {
+	if resp := get(t, srv.URL+"/api/whoami/"); resp.Status != http.StatusUnauthorized || resp.Body != bodyMissing {
 		t.Fatalf("API without a token: %d %q", resp.Status, resp.Body)
 	}
 
@@ -52,13 +33,13 @@ func TestCaddyfileExample(t *testing.T) {
 	if login.StatusCode != http.StatusOK || err != nil || pair.Access == "" || pair.Refresh == "" {
 		t.Fatalf("demo login: %d, %v", login.StatusCode, err)
 	}
-	if resp := get(t, srv.URL+"/api/hello", bearer(pair.Access)); resp.Status != http.StatusOK || resp.Body != "hello 1" {
-		t.Fatalf("API with the access token: %d %q", resp.Status, resp.Body)
+	if w := appWhoami(t, "API with the access token", get(t, srv.URL+"/api/whoami/", bearer(pair.Access))); w.userOf() != "1" {
+		t.Fatalf("API with the access token: the app saw user %q, want 1", w.userOf())
 	}
 	if resp := get(t, srv.URL+"/private/", bearer(pair.Access)); resp.Status != http.StatusOK {
 		t.Fatalf("private page with the access token: %d", resp.Status)
 	}
-	if resp := get(t, srv.URL+"/api/hello", bearer(pair.Refresh)); resp.Status != http.StatusUnauthorized || resp.Body != bodyWrongType {
+	if resp := get(t, srv.URL+"/api/whoami/", bearer(pair.Refresh)); resp.Status != http.StatusUnauthorized || resp.Body != bodyWrongType {
 		t.Fatalf("API with the refresh token: %d %q", resp.Status, resp.Body)
 	}
 
@@ -72,7 +53,7 @@ func TestCaddyfileExample(t *testing.T) {
 	if refresh.StatusCode != http.StatusOK || err != nil || next.Access == "" || next.Refresh == "" {
 		t.Fatalf("refresh (rotating): %d, %v", refresh.StatusCode, err)
 	}
-	if resp := get(t, srv.URL+"/api/hello", bearer(next.Access)); resp.Status != http.StatusOK || resp.Body != "hello 1" {
-		t.Fatalf("API with the refreshed access token: %d %q", resp.Status, resp.Body)
+	if w := appWhoami(t, "API with the refreshed access token", get(t, srv.URL+"/api/whoami/", bearer(next.Access))); w.userOf() != "1" {
+		t.Fatalf("API with the refreshed access token: the app saw user %q, want 1", w.userOf())
 	}
 }
