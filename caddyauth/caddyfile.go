@@ -193,12 +193,18 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
+			if err := checkNonEmpty(name, args); err != nil {
+				return d.Errf("%v", err)
+			}
 			j.Issuers = append(j.Issuers, args...)
 
 		case "audience":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return d.ArgErr()
+			}
+			if err := checkNonEmpty(name, args); err != nil {
+				return d.Errf("%v", err)
 			}
 			j.Audiences = append(j.Audiences, args...)
 
@@ -226,6 +232,9 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			var v string
 			if !d.AllArgs(&v) {
 				return d.ArgErr()
+			}
+			if v == "" {
+				return d.Err("token_type needs a value: off, or the value the token_type claim must have")
 			}
 			if err := checkTokenType(v); err != nil {
 				return d.Errf("%v", err)
@@ -261,6 +270,9 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
+			if err := checkNonEmpty(name, args); err != nil {
+				return d.Errf("%v", err)
+			}
 			j.UserClaims = append(j.UserClaims, args...)
 
 		case "forward_claim":
@@ -278,7 +290,11 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) < 2 {
 				return d.Errf("require takes a claim and at least one accepted value, e.g. require scope read")
 			}
-			j.Require = append(j.Require, Requirement{Claim: args[0], Values: args[1:]})
+			rq := Requirement{Claim: args[0], Values: args[1:]}
+			if err := checkRequirement(rq); err != nil {
+				return d.Errf("%v", err)
+			}
+			j.Require = append(j.Require, rq)
 
 		case "optional":
 			if err := once(name); err != nil {

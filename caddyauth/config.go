@@ -235,6 +235,17 @@ func checkForward(fc ForwardClaim, sources []TokenSource) error {
 	return nil
 }
 
+// checkNonEmpty refuses an empty value among a setting's values: an empty issuer, audience or
+// claim name matches nothing a verifier should accept, and is always a quoting mistake.
+func checkNonEmpty(setting string, values []string) error {
+	for _, v := range values {
+		if v == "" {
+			return fmt.Errorf("%s: a value must not be empty", setting)
+		}
+	}
+	return nil
+}
+
 func checkRequirement(rq Requirement) error {
 	if rq.Claim == "" {
 		return errors.New("require: the claim name must not be empty")

@@ -339,9 +339,12 @@ func (j *JWTAuth) Validate() error {
 			return err
 		}
 	}
-	for _, c := range j.UserClaims {
-		if c == "" {
-			return errors.New("user_claim: a claim name must not be empty")
+	for _, set := range []struct {
+		name   string
+		values []string
+	}{{"user_claim", j.UserClaims}, {"issuer", j.Issuers}, {"audience", j.Audiences}} {
+		if err := checkNonEmpty(set.name, set.values); err != nil {
+			return err
 		}
 	}
 	for _, fc := range j.ForwardClaims {
