@@ -235,6 +235,9 @@ cmd_test() {
 		go test -run '^$' -fuzz "^$name\$" -fuzztime 10s "$dir/"
 	done < <(fuzz_targets)
 
+	log "soak smoke run: 20 s of mixed traffic, no 5xx, no growth (bench/soak.sh)"
+	DURATION=20 bench/soak.sh
+
 	log "all checks passed"
 }
 
