@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/issuer"
 	"github.com/gatehouse-dev/gatehouse/session"
+	"github.com/gatehouse-dev/gatehouse/token"
 	"github.com/gatehouse-dev/gatehouse/verify"
 )
 
@@ -76,7 +77,7 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 	if hasAccess {
 		claims, err := j.verifier.Verify(r.Context(), access)
 		if err == nil {
-			return j.admit(w, r, claims, next, resultOK)
+			return j.admitCookie(w, r, claims, next, resultOK)
 		}
 		// Expired, or no longer good for another reason (a rotated-out key, a changed policy):
 		// the refresh cookie decides.
@@ -103,7 +104,22 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 			zap.String("reason", string(e.Reason)))
 		return j.refuse(w, r, e)
 	}
-	return j.admit(w, r, claims, next, resultRenewed)
+	return j.admitCookie(w, r, claims, next, resultRenewed)
+}
+
+// privateNoCache is the Cache-Control of answers to cookie-authenticated requests; len == cap, so
+// a later Header.Add appends to a copy, never to this array.
+var privateNoCache = []string{"private, no-cache"}
+
+// admitCookie is admit for a request carried by the session cookie. Its answer is marked
+// private, no-cache (unless already marked, as a renewal's no-store is): a browser must not show
+// a protected page from its cache after logging out, nor a shared cache keep it, so every reuse
+// is revalidated through jwt_auth (a 304 while signed in, the login page after).
+func (j *JWTAuth) admitCookie(w http.ResponseWriter, r *http.Request, claims *token.Claims, next caddyhttp.Handler, result string) error {
+	if h := w.Header(); h["Cache-Control"] == nil {
+		h["Cache-Control"] = privateNoCache
+	}
+	return j.admit(w, r, claims, next, result)
 }
 
 // refuseCrossSite answers a cookie-carried state-changing request from another site.

@@ -109,6 +109,10 @@ func TestSessionAccessCookie(t *testing.T) {
 	if sc := got.rec.Header().Values("Set-Cookie"); len(sc) != 0 {
 		t.Fatalf("a valid access cookie set cookies: %q", sc)
 	}
+	// A page shown on the cookie must be revalidated, never shown from a cache after logout.
+	if cc := got.rec.Header().Values("Cache-Control"); len(cc) != 1 || cc[0] != "private, no-cache" {
+		t.Fatalf("Cache-Control of a cookie-authenticated answer: %q", cc)
+	}
 
 	// State-changing requests with the cookie must come from the site's pages.
 	for name, origin := range map[string]string{"another site": "https://evil.example", "no origin": ""} {
@@ -146,6 +150,9 @@ func TestSessionRenewal(t *testing.T) {
 	sc := got.rec.Header().Values("Set-Cookie")
 	if len(sc) != 2 || !strings.HasPrefix(sc[0], "gatehouse_access=ey") || !strings.HasPrefix(sc[1], "gatehouse_refresh=ey") || strings.Contains(sc[1], refresh) {
 		t.Fatalf("renewal cookies: %q", sc)
+	}
+	if cc := got.rec.Header().Values("Cache-Control"); len(cc) != 1 || cc[0] != "no-store" {
+		t.Fatalf("Cache-Control of an answer setting cookies: %q", cc)
 	}
 
 	// The body reaches next as sent.
