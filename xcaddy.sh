@@ -19,8 +19,10 @@ readonly STAMP=bin/.caddy.stamp
 readonly APP_APT_PACKAGES=(python3-django python3-djangorestframework python3-djangorestframework-simplejwt gunicorn)
 # Debian packages the tests need: go test -race needs cgo, hence a C compiler and libc headers;
 # fetching modules from the Go module proxy over HTTPS needs the CA certificates; the interop and
-# production tests run the Django apps under gunicorn.
-readonly APT_PACKAGES=(ca-certificates gcc libc6-dev "${APP_APT_PACKAGES[@]}")
+# production tests run the Django apps under gunicorn; the browser test drives Debian's Chromium
+# with Node and playwright-core (integration/browser; it runs npm ci there itself), and
+# fonts-liberation makes its screenshots legible.
+readonly APT_PACKAGES=(ca-certificates gcc libc6-dev "${APP_APT_PACKAGES[@]}" chromium fonts-liberation nodejs)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'xcaddy.sh: %s\n' "$*" >&2; exit 1; }
@@ -210,6 +212,9 @@ fuzz_targets() {
 
 cmd_test() {
 	ensure_apt "${APT_PACKAGES[@]}"
+	# npm: Debian's, unless the installed nodejs brings its own (NodeSource's does, and conflicts
+	# with Debian's npm package).
+	command -v npm >/dev/null 2>&1 || ensure_apt npm
 	cmd_build
 
 	log "gofmt"
