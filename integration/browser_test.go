@@ -63,6 +63,12 @@ func TestBrowserSession(t *testing.T) {
 	// with a form that posts to the site's logout.
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if r.URL.Path == "/link" {
+			// A plain link to the private page, as in a mail or a chat.
+			fmt.Fprintf(w, `<!DOCTYPE html><title>Another site</title><h1>Another site</h1>`+
+				`<a id="go" href="%s/private/">Our private page</a>`, html.EscapeString(srv.URL))
+			return
+		}
 		fmt.Fprintf(w, `<!DOCTYPE html><title>Another site</title><h1>Another site</h1>`+
 			`<form method="post" action="%s/api/token/logout"><button type="submit">Win a prize</button></form>`,
 			html.EscapeString(srv.URL))

@@ -248,6 +248,32 @@ async function run(browser) {
 		await expectSignedIn(p);
 	});
 
+	await step('after expiry, a link from another site opens /private/ signed in (one same-site bounce)', async () => {
+		// The access cookie (Lax) is gone and the refresh cookie (Strict) is not sent with a
+		// navigation started by another site: jwt_auth answers with a page that opens the URL
+		// again from the site, which sends it, and the session is renewed.
+		await p.waitForTimeout(pastExpiry);
+		assert.equal((await sessionCookies(p))[accessCookie], undefined, 'the access cookie should have expired');
+		const other = await p.context().newPage();
+		const seen = [];
+		other.on('response', (r) => {
+			if (new URL(r.url()).pathname === '/private/') {
+				seen.push(r.status());
+			}
+		});
+		await other.goto(otherSite + '/link');
+		const landed = other.waitForURL(site + '/private/');
+		await other.click('#go');
+		await landed;
+		await other.locator('#user').filter({ hasText: `user ${userID}.` }).waitFor({ timeout: 10000 });
+		assert.deepEqual(seen, [200, 200], `responses for /private/: ${seen}, want the bounce page then the page`);
+		assert.ok((await sessionCookies(other))[accessCookie], 'no access cookie after the bounce');
+		await shot('cross-site-link-signed-in', other);
+		await other.close();
+		await p.reload();
+		await expectSignedIn(p);
+	});
+
 	let lastRefresh;
 	await step('"Log out" lands on the login page and clears the session cookies', async () => {
 		lastRefresh = (await sessionCookies(p))[refreshCookie];
