@@ -9,17 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-)
-
-// The Debian packages' interpreter and server (python3-django, python3-djangorestframework,
-// python3-djangorestframework-simplejwt, gunicorn; ./xcaddy.sh test installs them). Absolute
-// paths, so that another python3 on PATH (a virtualenv, pyenv) is not used by mistake.
-const (
-	debianPython   = "/usr/bin/python3"
-	debianGunicorn = "/usr/bin/gunicorn"
 )
 
 // djangoSecret is the Django app's SECRET_KEY and simplejwt SIGNING_KEY, shared with Gatehouse.
@@ -36,12 +27,7 @@ type djangoApp struct {
 // test ends.
 func startDjango(t *testing.T) *djangoApp {
 	t.Helper()
-	for _, p := range []string{debianPython, debianGunicorn} {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s is missing: install python3-django python3-djangorestframework "+
-				"python3-djangorestframework-simplejwt gunicorn (./xcaddy.sh test does)", p)
-		}
-	}
+	requireDebianDjango(t)
 	project, err := filepath.Abs(filepath.Join("testdata", "django"))
 	if err != nil {
 		t.Fatal(err)
@@ -62,64 +48,8 @@ func startDjango(t *testing.T) *djangoApp {
 	manage("migrate", "--noinput")
 	manage("shell", "-c", "import gatehouse_test.setup_users")
 
-	port := freePort(t)
-	logPath := filepath.Join(dir, "gunicorn.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(debianGunicorn, "--bind", fmt.Sprintf("127.0.0.1:%d", port), "--workers", "2",
-		"--chdir", project, "--graceful-timeout", "5", "gatehouse_test.wsgi:application")
-	cmd.Dir, cmd.Env = dir, env
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("starting gunicorn: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("gunicorn did not stop within 10s of SIGTERM; killing it")
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			out, _ := os.ReadFile(logPath)
-			t.Logf("gunicorn output:\n%s", out)
-		}
-	})
-
-	app := &djangoApp{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	client := &http.Client{Timeout: time.Second}
-	up := eventually(30*time.Second, func() bool {
-		select {
-		case <-exited:
-			return true
-		default:
-		}
-		resp, err := client.Get(app.URL + "/api/whoami/")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusUnauthorized
-	})
-	select {
-	case <-exited:
-		t.Fatal("gunicorn exited")
-	default:
-	}
-	if !up {
-		t.Fatal("gunicorn did not answer within 30s")
-	}
+	addr := startGunicorn(t, project, "gatehouse_test.wsgi:application", dir, env, "/api/whoami/", http.StatusUnauthorized)
+	app := &djangoApp{URL: "http://" + addr}
 	return app
 }
 

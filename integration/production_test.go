@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -38,78 +36,16 @@ type exampleApp struct {
 // manage("migrate") first.
 func startExampleApp(t *testing.T, secret string) *exampleApp {
 	t.Helper()
-	for _, p := range []string{debianPython, debianGunicorn} {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s is missing: install python3-django python3-djangorestframework "+
-				"python3-djangorestframework-simplejwt gunicorn (./xcaddy.sh test does)", p)
-		}
-	}
+	requireDebianDjango(t)
 	project, err := filepath.Abs(filepath.Join("..", "examples", "django"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := &exampleApp{project: project, dir: t.TempDir()}
-	app.Addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	app.URL = "http://" + app.Addr
 	app.env = exampleAppEnv(app.dir, secret)
-
-	logPath := filepath.Join(app.dir, "gunicorn.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// As the README runs it: gunicorn --chdir examples/django exampleapp.wsgi, on loopback only.
-	cmd := exec.Command(debianGunicorn, "--bind", app.Addr, "--workers", "2", "--chdir", project,
-		"--graceful-timeout", "5", "exampleapp.wsgi")
-	cmd.Dir, cmd.Env = app.dir, app.env
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("starting gunicorn: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("gunicorn did not stop within 10s of SIGTERM; killing it")
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			out, _ := os.ReadFile(logPath)
-			t.Logf("gunicorn output:\n%s", out)
-		}
-	})
-
-	client := &http.Client{Timeout: time.Second}
-	up := eventually(30*time.Second, func() bool {
-		select {
-		case <-exited:
-			return true
-		default:
-		}
-		resp, err := client.Get(app.URL + "/api/whoami/")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	select {
-	case <-exited:
-		t.Fatal("gunicorn exited")
-	default:
-	}
-	if !up {
-		t.Fatal("gunicorn did not answer within 30s")
-	}
+	app.Addr = startGunicorn(t, project, "exampleapp.wsgi", app.dir, app.env, "/api/whoami/", http.StatusOK)
+	app.URL = "http://" + app.Addr
 	return app
 }
 
