@@ -349,3 +349,22 @@ func TestForwardedHeaderAliases(t *testing.T) {
 		t.Errorf("upstream headers %v", got.nextHeader)
 	}
 }
+
+func TestPlaceholderControlCharacters(t *testing.T) {
+	j := provision(t, &JWTAuth{Secret: testSecret})
+	got := serve(j, bearer(hsToken(`"sub":"7","note":"a\r\nX-Admin: yes","nul":"a\u0000b","tab":"a\tb","plain":"ok"`)), nil)
+	if !got.nextCalled {
+		t.Fatalf("status %d", got.rec.Code)
+	}
+	for name, want := range map[string]string{
+		"http.auth.user.note":  "", // CR LF: not handed out, so no header_up can break on it
+		"http.auth.user.nul":   "",
+		"http.auth.user.tab":   "a\tb",
+		"http.auth.user.plain": "ok",
+		"http.auth.user.id":    "7",
+	} {
+		if v := got.placeholder(name); v != want {
+			t.Errorf("{%s} = %q, want %q", name, v, want)
+		}
+	}
+}

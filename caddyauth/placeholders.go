@@ -6,6 +6,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/gatehouse-dev/gatehouse/token"
+	"github.com/gatehouse-dev/gatehouse/verify"
 )
 
 // userPrefix starts every placeholder of the authenticated user, as with Caddy's own
@@ -35,6 +36,12 @@ func setUserPlaceholders(repl *caddy.Replacer, c *token.Claims, userClaims []str
 		}
 		v, ok := c.Get(name)
 		if !ok || v.Kind == token.Object {
+			return nil, false
+		}
+		// A placeholder may end up in a request header (header_up), where a CR, LF or NUL would
+		// make the proxy fail with 502, or in a log line: such a value is not handed out. (The
+		// user id and forwarded claims are checked by the verifier, which refuses the token.)
+		if !verify.HeaderSafe(v.Text) {
 			return nil, false
 		}
 		return v.Text, true

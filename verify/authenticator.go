@@ -264,7 +264,7 @@ func (v *Verifier) checkClaims(c *token.Claims, now float64) *Error {
 		return e
 	}
 	for _, name := range v.policy.SafeClaims {
-		if val, ok := c.Get(name); ok && !headerSafe(val.Text) {
+		if val, ok := c.Get(name); ok && !HeaderSafe(val.Text) {
 			return refuse(ReasonUnsafeClaim, "claim "+name+" has a control character and cannot be sent in a header")
 		}
 	}
@@ -362,9 +362,9 @@ func (v *Verifier) checkTokenType(c *token.Claims) *Error {
 	return nil
 }
 
-// headerSafe reports whether s can go in an HTTP header value: no control characters (CR, LF and
+// HeaderSafe reports whether s can go in an HTTP header value: no control characters (CR, LF and
 // NUL above all, which would split or cut the header) other than horizontal tab, and no DEL.
-func headerSafe(s string) bool {
+func HeaderSafe(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
 			return false
