@@ -107,17 +107,14 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 	return j.admitCookie(w, r, claims, next, resultRenewed)
 }
 
-// privateNoCache is the Cache-Control of answers to cookie-authenticated requests; len == cap, so
-// a later Header.Add appends to a copy, never to this array.
-var privateNoCache = []string{"private, no-cache"}
-
 // admitCookie is admit for a request carried by the session cookie. Its answer is marked
 // private, no-cache (unless already marked, as a renewal's no-store is): a browser must not show
 // a protected page from its cache after logging out, nor a shared cache keep it, so every reuse
 // is revalidated through jwt_auth (a 304 while signed in, the login page after).
 func (j *JWTAuth) admitCookie(w http.ResponseWriter, r *http.Request, claims *token.Claims, next caddyhttp.Handler, result string) error {
 	if h := w.Header(); h["Cache-Control"] == nil {
-		h["Cache-Control"] = privateNoCache
+		// A slice of its own: later handlers (header replace operations) may edit it in place.
+		h["Cache-Control"] = []string{"private, no-cache"}
 	}
 	return j.admit(w, r, claims, next, result)
 }
