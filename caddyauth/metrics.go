@@ -32,7 +32,9 @@ var results = []string{
 // authMetrics counts requests by result. A nil *authMetrics counts nothing.
 type authMetrics struct {
 	vec *prometheus.CounterVec
-	// counters holds the series of results, so counting is a map read and an atomic add.
+	// ok is the series of admitted requests, nearly all of them: counting one is an atomic add.
+	ok prometheus.Counter
+	// counters holds the series of every result, so counting another is a map read and an add.
 	counters map[string]prometheus.Counter
 }
 
@@ -61,12 +63,17 @@ func newAuthMetrics(reg *prometheus.Registry) (*authMetrics, error) {
 	for _, r := range results {
 		m.counters[r] = vec.WithLabelValues(r)
 	}
+	m.ok = m.counters[resultOK]
 	return m, nil
 }
 
 // count adds one request with this result.
 func (m *authMetrics) count(result string) {
 	if m == nil {
+		return
+	}
+	if result == resultOK {
+		m.ok.Inc()
 		return
 	}
 	c, ok := m.counters[result]

@@ -39,12 +39,45 @@ func canonical(seg string) bool {
 	return true
 }
 
-// decodeSegment decodes a segment already accepted by canonical into dst, which must have room
-// for b64.DecodedLen(len(seg)) bytes, and returns the decoded bytes.
-func decodeSegment(dst []byte, seg string) ([]byte, error) {
-	n, err := b64.Decode(dst, []byte(seg))
-	if err != nil {
-		return nil, ErrBase64
+// decodeCanonical checks seg as canonical does and decodes it into dst, in one pass over the
+// table canonical uses (encoding/base64 would take a second pass over its own). dst must have
+// room for b64.DecodedLen(len(seg)) bytes. ok is false when seg is not canonical.
+func decodeCanonical(dst []byte, seg string) (out []byte, ok bool) {
+	if len(seg)%4 == 1 {
+		return nil, false
 	}
-	return dst[:n], nil
+	dst = dst[:b64.DecodedLen(len(seg))]
+	// Every value of the alphabet is below 64; 0xff marks any other byte, so one OR over all the
+	// values has one of the top two bits set exactly when a byte is outside the alphabet.
+	var seen byte
+	out = dst
+	for len(seg) >= 4 && len(dst) >= 3 {
+		a, b, c, d := b64Value[seg[0]], b64Value[seg[1]], b64Value[seg[2]], b64Value[seg[3]]
+		seen |= a | b | c | d
+		dst[0] = a<<2 | b>>4
+		dst[1] = b<<4 | c>>2
+		dst[2] = c<<6 | d
+		seg, dst = seg[4:], dst[3:]
+	}
+	switch {
+	case len(seg) == 2 && len(dst) >= 1: // 12 bits carry one byte; the low 4 bits of the last value must be zero
+		a, b := b64Value[seg[0]], b64Value[seg[1]]
+		if b&0x0f != 0 {
+			return nil, false
+		}
+		seen |= a | b
+		dst[0] = a<<2 | b>>4
+	case len(seg) == 3 && len(dst) >= 2: // 18 bits carry two bytes; the low 2 bits of the last value must be zero
+		a, b, c := b64Value[seg[0]], b64Value[seg[1]], b64Value[seg[2]]
+		if c&0x03 != 0 {
+			return nil, false
+		}
+		seen |= a | b | c
+		dst[0] = a<<2 | b>>4
+		dst[1] = b<<4 | c>>2
+	}
+	if seen&0xc0 != 0 {
+		return nil, false
+	}
+	return out, true
 }

@@ -21,13 +21,14 @@ const (
 // `require` comparisons: strings unescaped, numbers as written in the JSON, true/false, null.
 // For an Array, Text is the items joined with "," and Items holds each item's text.
 type Value struct {
-	Kind  Kind
-	Text  string
-	Num   float64 // for Number
-	Items []string
+	Kind Kind
 	// Strings reports, for an Array, that every item is a JSON string (so [1] is not an
-	// audience "1").
+	// audience "1"). It sits next to Kind, where the padding would be: a Member is 72 bytes, and
+	// a typical claim set with its Claims fits one small allocation.
 	Strings bool
+	Text    string
+	Num     float64 // for Number
+	Items   []string
 }
 
 // Member is a flattened claim: nested objects become dotted names ("realm.roles").
@@ -42,7 +43,7 @@ type Member struct {
 // through Members/Get. A claim set that is not a JSON object, or that has duplicate top-level
 // member names or names that differ only in case, is refused by the decoder.
 type Claims struct {
-	// Raw is the decoded payload JSON.
+	// Raw is the decoded payload JSON. It must not be modified: the member texts may alias it.
 	Raw []byte
 	// Members lists every flattened claim in document order, the registered ones included.
 	Members []Member
@@ -72,17 +73,21 @@ func (c *Claims) Get(name string) (Value, bool) {
 // It is also stricter than encoding/json about content: strings must be valid UTF-8 without lone
 // surrogate escapes, numbers must fit a float64, nesting is limited to 32 levels, and two members
 // whose flattened names collide ({"a.b":1,"a":{"b":2}}) are refused as duplicates. Raw is data
-// itself; the member texts do not alias it.
+// itself; the member texts do not alias it (they do in the Claims of (*JWS).Claims, whose Raw
+// nothing else holds).
 func ParseClaims(data []byte) (*Claims, error) {
 	// One copy makes every unescaped string a substring of s, without further allocation.
-	s := string(data)
-	d := decoder{
-		s:    s,
-		emit: true,
-		// Each member is one name:value pair, so counting ':' bounds len(Members); the cap keeps
-		// a hostile payload full of ':' from reserving memory for members it does not have.
-		members: make([]Member, 0, min(strings.Count(s, ":"), 64)),
-	}
+	return parseClaims(data, string(data))
+}
+
+// parseClaims is ParseClaims on s, the text of data, which the claims' strings alias: either a
+// copy (ParseClaims) or data itself when nothing will write to it again ((*JWS).Claims).
+func parseClaims(data []byte, s string) (*Claims, error) {
+	// Each member is one name:value pair, so counting ':' bounds len(Members); the cap keeps a
+	// hostile payload full of ':' from reserving memory for members it does not have.
+	c := newClaims(min(strings.Count(s, ":"), 64))
+	var d decoder // set field by field: a composite literal would take a second copy of it on the stack
+	d.s, d.emit, d.members = s, true, c.Members
 	if err := d.text(); err != nil {
 		if err == ErrDuplicate {
 			return nil, ErrDuplicate
@@ -92,11 +97,66 @@ func ParseClaims(data []byte) (*Claims, error) {
 	if d.dotted && !distinctNames(d.members) {
 		return nil, ErrDuplicate
 	}
-	return &Claims{Raw: data, Members: d.members}, nil
+	c.Raw, c.Members = data, d.members
+	return c, nil
+}
+
+// newClaims returns Claims with room for n members. A typical claim set has a handful, which
+// share one allocation with the Claims instead of a second one of their own; the blocks step by
+// two so that few bytes go unused.
+func newClaims(n int) *Claims {
+	switch {
+	case n <= 2:
+		b := new(struct {
+			c Claims
+			m [2]Member
+		})
+		b.c.Members = b.m[:0]
+		return &b.c
+	case n <= 4:
+		b := new(struct {
+			c Claims
+			m [4]Member
+		})
+		b.c.Members = b.m[:0]
+		return &b.c
+	case n <= 6:
+		b := new(struct {
+			c Claims
+			m [6]Member
+		})
+		b.c.Members = b.m[:0]
+		return &b.c
+	case n <= 8:
+		b := new(struct {
+			c Claims
+			m [8]Member
+		})
+		b.c.Members = b.m[:0]
+		return &b.c
+	case n <= 12:
+		b := new(struct {
+			c Claims
+			m [12]Member
+		})
+		b.c.Members = b.m[:0]
+		return &b.c
+	case n <= 16:
+		b := new(struct {
+			c Claims
+			m [16]Member
+		})
+		b.c.Members = b.m[:0]
+		return &b.c
+	}
+	return &Claims{Members: make([]Member, 0, n)}
 }
 
 // distinctNames reports whether no two members share a name. Names are distinct within each
-// object, so flattened names can only collide when a member name contains a '.'.
+// object, so flattened names can only collide when a member name contains a '.'. It is kept out
+// of line, so that its map does not sit in parseClaims' stack frame on every call.
+//
+//go:noinline
 func distinctNames(members []Member) bool {
 	seen := make(map[string]struct{}, len(members))
 	for i := range members {

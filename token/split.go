@@ -1,11 +1,15 @@
 package token
 
-import "strings"
+import (
+	"strings"
+	"sync/atomic"
+	"unsafe"
+)
 
 // Split parses a compact JWS: three segments, strict unpadded base64url (RFC 7515 §2, no
 // whitespace, non-canonical trailing bits refused), a header that is a JSON object with a string
-// alg and no duplicate members, and a non-empty signature. The payload is not decoded here, so an
-// unauthenticated claim set is never parsed. Callers cap len(raw) before calling.
+// alg and no duplicate members, and a non-empty signature. The payload is decoded but not parsed
+// here, so an unauthenticated claim set is never parsed. Callers cap len(raw) before calling.
 //
 // Empty header or payload segments count as missing (ErrSegments). An empty signature is
 // ErrEmptySig: unsecured JWTs (RFC 7519 §6) are never accepted. The header's top-level member
@@ -20,44 +24,98 @@ func Split(raw string) (JWS, error) {
 		return JWS{}, ErrSegments
 	}
 	dot2 += dot1 + 1
-	header, payload, sig := raw[:dot1], raw[dot1+1:dot2], raw[dot2+1:]
-	if strings.IndexByte(sig, '.') >= 0 || header == "" || payload == "" {
+	header, payload, sigSeg := raw[:dot1], raw[dot1+1:dot2], raw[dot2+1:]
+	if strings.IndexByte(sigSeg, '.') >= 0 || header == "" || payload == "" {
 		return JWS{}, ErrSegments
 	}
-	if sig == "" {
+	if sigSeg == "" {
 		return JWS{}, ErrEmptySig
 	}
-	// The payload is checked (not decoded) now, so that a token Split accepts is entirely
-	// canonical and Claims can only fail on content.
-	if !canonical(header) || !canonical(payload) || !canonical(sig) {
+
+	// Every segment is checked before the header is parsed, so that a token Split accepts is
+	// entirely canonical (and Claims can only fail on content) and a base64 error wins over a
+	// header error.
+	memo := lastHeader.Load()
+	// A known segment is canonical and parses to memo.header. (Comparing the converted bytes
+	// does not copy them.)
+	known := memo != nil && string(memo.seg[:memo.n]) == header
+	var text string // the decoded header, when it is not the memo's
+	if !known {
+		var ok bool
+		if text, ok = decodeHeader(header); !ok {
+			return JWS{}, ErrBase64
+		}
+	}
+	// One allocation holds the signature and the payload: decoding them costs one pass each,
+	// the same as checking them.
+	nSig := b64.DecodedLen(len(sigSeg))
+	decoded := make([]byte, nSig+b64.DecodedLen(len(payload)))
+	body, ok := decodeCanonical(decoded[nSig:], payload)
+	if !ok {
 		return JWS{}, ErrBase64
 	}
+	signature, ok := decodeCanonical(decoded[:nSig:nSig], sigSeg)
+	if !ok {
+		return JWS{}, ErrBase64
+	}
+	var h Header
+	if known {
+		h = memo.header
+	} else {
+		var err error
+		if h, err = parseHeader(text); err != nil {
+			return JWS{}, err
+		}
+		if len(header) <= maxMemoSegment {
+			m := &headerMemo{header: h, n: len(header)}
+			copy(m.seg[:], header)
+			lastHeader.Store(m)
+		}
+	}
+	return JWS{Header: h, SigningInput: raw[:dot2], Signature: signature, payload: body}, nil
+}
 
-	// Typical headers fit the stack buffer; the one copy to a string backs Alg, Kid and Typ.
-	var buf [256]byte
+// lastHeader is the last header segment Split parsed, with its Header. The tokens of one issuer
+// and key share their header ({"alg":"HS256","typ":"JWT"} and the like), so that nearly every
+// Split compares one string instead of decoding and parsing the header again (in Caddy, where a
+// request's I/O has evicted the CPU caches, that is cheaper than the decoding, and cheaper than a
+// map of common headers). It caches a pure function: a token with another header is parsed and
+// replaces it, at the cost of one small allocation.
+var lastHeader atomic.Pointer[headerMemo]
+
+// maxMemoSegment is the longest header segment lastHeader keeps; real ones, kid included, are
+// shorter. The segment is copied into the memo, so that no token stays in memory for it.
+const maxMemoSegment = 128
+
+// headerMemo is a header segment that Split accepted and its parse, in one allocation.
+type headerMemo struct {
+	header Header
+	n      int
+	seg    [maxMemoSegment]byte
+}
+
+// decodeHeader decodes a header segment (false when it is not canonical) into the string that
+// parseHeader reads and Alg, Kid and Typ then share. It is kept out of Split, so that its buffer
+// does not sit in Split's stack frame when the header is the memo's.
+//
+//go:noinline
+func decodeHeader(seg string) (string, bool) {
+	var buf [256]byte // typical headers fit
 	dst := buf[:]
-	if n := b64.DecodedLen(len(header)); n > len(buf) {
+	if n := b64.DecodedLen(len(seg)); n > len(buf) {
 		dst = make([]byte, n)
 	}
-	hb, err := decodeSegment(dst, header)
-	if err != nil {
-		return JWS{}, err
+	hb, ok := decodeCanonical(dst, seg)
+	if !ok {
+		return "", false
 	}
-	h, err := parseHeader(string(hb))
-	if err != nil {
-		return JWS{}, err
-	}
-
-	signature, err := decodeSegment(make([]byte, b64.DecodedLen(len(sig))), sig)
-	if err != nil {
-		return JWS{}, err
-	}
-	return JWS{Header: h, SigningInput: raw[:dot2], Signature: signature, payload: payload}, nil
+	return string(hb), true
 }
 
 // parseHeader parses a decoded JOSE header.
 func parseHeader(s string) (Header, error) {
-	d := decoder{s: s, isHeader: true}
+	var d decoder
+	d.s, d.isHeader = s, true
 	switch err := d.text(); err {
 	case nil:
 	case ErrDuplicate, ErrHeaderAlg, ErrHeader:
@@ -71,12 +129,14 @@ func parseHeader(s string) (Header, error) {
 	return d.header, nil
 }
 
-// Claims decodes the payload (strict base64url) and parses it as a claim set.
+// Claims parses the payload as a claim set.
 func (j *JWS) Claims() (*Claims, error) {
-	// Only Split sets payload, and it has checked that the segment is canonical.
-	data, err := decodeSegment(make([]byte, b64.DecodedLen(len(j.payload))), j.payload)
-	if err != nil {
-		return nil, err
+	if len(j.payload) == 0 { // a JWS that did not come from Split: no payload is no claim set
+		return nil, ErrClaimsJSON
 	}
-	return ParseClaims(data)
+	// Split decoded the payload into bytes that nothing writes again, so the claims' strings can
+	// alias them instead of a copy (see Claims.Raw). The capacity is cut so that an append to
+	// Raw cannot reach into memory another Claims call shares.
+	data := j.payload[:len(j.payload):len(j.payload)]
+	return parseClaims(data, unsafe.String(&data[0], len(data)))
 }

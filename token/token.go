@@ -35,5 +35,8 @@ type JWS struct {
 	SigningInput string
 	// Signature is the decoded signature.
 	Signature []byte
-	payload   string // base64url payload, decoded by Claims after the signature is checked
+	// payload is the decoded payload, parsed by Claims only after the signature is checked. It
+	// shares one allocation with Signature and is never written after Split: the claims of
+	// every Claims call alias it.
+	payload []byte
 }

@@ -133,8 +133,10 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*token.Claims, error
 		return nil, refuse(ReasonMalformed, "token is empty")
 	}
 	now := v.clock()
+	var h uint64 // raw's key in the cache, computed once for the lookup and the insertion
 	if v.cache != nil {
-		if c, ok := v.cache.get(raw, v.keys.Current(), now); ok {
+		h = v.cache.hash(raw)
+		if c, ok := v.cache.lookup(h, raw, v.keys.Current(), now); ok {
 			return c, nil
 		}
 	}
@@ -176,7 +178,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*token.Claims, error
 	}
 	if v.cache != nil {
 		notBefore, notAfter := v.window(c)
-		v.cache.put(raw, c, set, notBefore, notAfter)
+		v.cache.add(h, raw, c, set, notBefore, notAfter)
 	}
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -245,4 +246,150 @@ func TestCacheConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestCacheAdmission: once a shard is full, a token is kept only when it is verified a second
+// time; a token seen once takes no entry, but still moves the FIFO hand, so that the entries it
+// passes leave as they would have with every token admitted.
+func TestCacheAdmission(t *testing.T) {
+	m := keyMaterial(t)
+	const per = 4
+	v := newVerifier(t, Policy{CacheSize: per * cacheShards}, m.hs)
+	// Tokens of shard 0 only, so that the test follows one shard's FIFO.
+	next := 0
+	tok := func() string {
+		for {
+			next++
+			raw := signed(t, jwt.SigningMethodHS256, m.secret, "", with(accessClaims(), "jti", fmt.Sprint(next)))
+			if v.cache.hash(raw)&(cacheShards-1) == 0 {
+				return raw
+			}
+		}
+	}
+	ctx := context.Background()
+	verify := func(raw string) *token.Claims {
+		t.Helper()
+		c, err := v.Verify(ctx, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	entries := func(want int) {
+		t.Helper()
+		if n := v.cache.len(); n != want {
+			t.Fatalf("cache holds %d entries, want %d", n, want)
+		}
+	}
+	// While the shard has room, a token is kept on its first verification.
+	var fill []string
+	for range per {
+		fill = append(fill, tok())
+		verify(fill[len(fill)-1])
+	}
+	entries(per)
+	// A new token verified once is not kept, and the oldest entry leaves.
+	one := tok()
+	first := verify(one)
+	entries(per - 1)
+	if _, ok := v.cache.get(fill[0], v.keys.Current(), v.clock()); ok {
+		t.Fatal("the oldest entry was not evicted")
+	}
+	// Its second verification keeps it (in place of the next oldest); the third is a hit.
+	second := verify(one)
+	third := verify(one)
+	if second == first || third != second {
+		t.Fatal("a token verified twice in a full shard is not answered from the cache")
+	}
+	entries(per - 1)
+	// A flood of tokens seen once drains the shard instead of filling it.
+	for range 10 * per {
+		verify(tok())
+	}
+	entries(0)
+	// A drained token is verified again, and kept on its second verification.
+	verify(fill[0])
+	entries(0)
+	verify(fill[0])
+	entries(1)
+}
+
+// TestCacheDoorkeeperWindow: a second sighting admits a token only within the shard's last
+// capacity-many first sightings; an older one is a first sighting again.
+func TestCacheDoorkeeperWindow(t *testing.T) {
+	const per = 8
+	c := newTokenCache(per * cacheShards)
+	set := keys.NewSet()
+	claims := &token.Claims{}
+	// Hashes of shard 0 with distinct doorkeeper slots and tags.
+	key := func(i int) uint64 { return uint64(i+1)<<32 | uint64(i)<<4 }
+	for i := range per {
+		c.add(key(i), fmt.Sprint("fill", i), claims, set, 0, 1e18)
+	}
+	s := &c.shards[0]
+	if len(s.m) != per {
+		t.Fatalf("shard holds %d entries, want %d", len(s.m), per)
+	}
+	add := func(i int) bool {
+		raw := fmt.Sprint("token", i)
+		c.add(key(100+i), raw, claims, set, 0, 1e18)
+		_, ok := c.lookup(key(100+i), raw, set, 1)
+		return ok
+	}
+	if add(0) {
+		t.Fatal("a first sighting was admitted into a full shard")
+	}
+	if !add(0) {
+		t.Fatal("a second sighting right after the first was not admitted")
+	}
+	// Token 1 is seen, then per other tokens: its next sighting is outside the window.
+	add(1)
+	for i := range per {
+		if add(2 + i) {
+			t.Fatalf("first sighting of token %d admitted", 2+i)
+		}
+	}
+	if add(1) {
+		t.Fatal("a sighting older than the window admitted the token")
+	}
+	// Within the window (per-1 others in between) it is admitted.
+	for i := range per - 1 {
+		add(20 + i)
+	}
+	if !add(1) {
+		t.Fatal("a sighting within the window did not admit the token")
+	}
+}
+
+// TestCacheInvariants runs random insertions, lookups at moving times and key set changes on a
+// small cache and checks after each step that no shard holds more entries than its capacity and
+// that every entry is the one its FIFO slot names.
+func TestCacheInvariants(t *testing.T) {
+	const per = 4
+	c := newTokenCache(per * cacheShards)
+	sets := []*keys.Set{keys.NewSet(), keys.NewSet()}
+	claims := &token.Claims{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := range 20000 {
+		i := rng.IntN(200)
+		raw := fmt.Sprint("token", i)
+		// Few distinct hashes, so that collisions and slot reuse happen.
+		h := uint64(i%40)<<4 | uint64(i%cacheShards)
+		set := sets[rng.IntN(2)]
+		now := float64(rng.IntN(100))
+		if _, ok := c.lookup(h, raw, set, now); !ok {
+			c.add(h, raw, claims, set, float64(rng.IntN(50)), float64(50+rng.IntN(100)))
+		}
+		for k := range c.shards {
+			s := &c.shards[k]
+			if len(s.m) > cap(s.order) {
+				t.Fatalf("step %d: shard %d holds %d entries, capacity %d", step, k, len(s.m), cap(s.order))
+			}
+			for key, e := range s.m {
+				if e.slot >= len(s.order) || s.order[e.slot] != key {
+					t.Fatalf("step %d: entry %x is not in its slot %d", step, key, e.slot)
+				}
+			}
+		}
+	}
 }
