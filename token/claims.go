@@ -107,49 +107,30 @@ func parseClaims(data []byte, s string) (*Claims, error) {
 func newClaims(n int) *Claims {
 	switch {
 	case n <= 2:
-		b := new(struct {
-			c Claims
-			m [2]Member
-		})
-		b.c.Members = b.m[:0]
-		return &b.c
+		return withMembers(func(m *[2]Member) []Member { return m[:0] })
 	case n <= 4:
-		b := new(struct {
-			c Claims
-			m [4]Member
-		})
-		b.c.Members = b.m[:0]
-		return &b.c
+		return withMembers(func(m *[4]Member) []Member { return m[:0] })
 	case n <= 6:
-		b := new(struct {
-			c Claims
-			m [6]Member
-		})
-		b.c.Members = b.m[:0]
-		return &b.c
+		return withMembers(func(m *[6]Member) []Member { return m[:0] })
 	case n <= 8:
-		b := new(struct {
-			c Claims
-			m [8]Member
-		})
-		b.c.Members = b.m[:0]
-		return &b.c
+		return withMembers(func(m *[8]Member) []Member { return m[:0] })
 	case n <= 12:
-		b := new(struct {
-			c Claims
-			m [12]Member
-		})
-		b.c.Members = b.m[:0]
-		return &b.c
+		return withMembers(func(m *[12]Member) []Member { return m[:0] })
 	case n <= 16:
-		b := new(struct {
-			c Claims
-			m [16]Member
-		})
-		b.c.Members = b.m[:0]
-		return &b.c
+		return withMembers(func(m *[16]Member) []Member { return m[:0] })
 	}
 	return &Claims{Members: make([]Member, 0, n)}
+}
+
+// withMembers allocates Claims and an array A of members in one block, and points Members at the
+// array (empty, with its length as capacity).
+func withMembers[A any](members func(*A) []Member) *Claims {
+	b := new(struct {
+		c Claims
+		m A
+	})
+	b.c.Members = members(&b.m)
+	return &b.c
 }
 
 // distinctNames reports whether no two members share a name. Names are distinct within each
