@@ -20,6 +20,28 @@ func adapt(t *testing.T, caddyfile string) ([]byte, error) {
 	return out, err
 }
 
+// expectAdaptError checks that caddyfile fails to adapt with an error that contains want, names
+// Caddyfile:line, and mentions none of secrets.
+func expectAdaptError(t *testing.T, caddyfile string, line int, want string, secrets ...string) {
+	t.Helper()
+	_, err := adapt(t, caddyfile)
+	if err == nil {
+		t.Fatal("adapted without error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, want) {
+		t.Errorf("error %q\nwant it to contain %q", msg, want)
+	}
+	if at := fmt.Sprintf("Caddyfile:%d", line); !strings.Contains(msg, at) {
+		t.Errorf("error %q does not name %s", msg, at)
+	}
+	for _, s := range secrets {
+		if strings.Contains(msg, s) {
+			t.Error("error message contains a secret or a hash")
+		}
+	}
+}
+
 // handlers returns, depth first, every handler object of the adapted config, in order.
 func handlers(t *testing.T, config []byte) []map[string]any {
 	t.Helper()
@@ -298,20 +320,7 @@ func TestAdaptErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := adapt(t, ":8080 {\n\tjwt_auth {\n\t\t"+tt.body+"\n\t}\n\trespond ok\n}\n")
-			if err == nil {
-				t.Fatal("adapted without error")
-			}
-			msg := err.Error()
-			if !strings.Contains(msg, tt.want) {
-				t.Errorf("error %q\nwant it to contain %q", msg, tt.want)
-			}
-			if at := fmt.Sprintf("Caddyfile:%d", tt.line); !strings.Contains(msg, at) {
-				t.Errorf("error %q does not name %s", msg, at)
-			}
-			if strings.Contains(msg, testSecret) {
-				t.Error("error message contains the secret")
-			}
+			expectAdaptError(t, ":8080 {\n\tjwt_auth {\n\t\t"+tt.body+"\n\t}\n\trespond ok\n}\n", tt.line, tt.want, testSecret)
 		})
 	}
 }

@@ -2,9 +2,7 @@ package caddyauth
 
 import (
 	"encoding/json"
-	"fmt"
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -73,17 +71,7 @@ func TestAdaptSessionErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := adapt(t, ":8080 {\n\t"+tt.body+"\n}\n")
-			if err == nil {
-				t.Fatal("adapted without error")
-			}
-			msg := err.Error()
-			if !strings.Contains(msg, tt.want) {
-				t.Errorf("error %q\nwant it to contain %q", msg, tt.want)
-			}
-			if at := fmt.Sprintf("Caddyfile:%d", tt.line); !strings.Contains(msg, at) {
-				t.Errorf("error %q does not name %s", msg, at)
-			}
+			expectAdaptError(t, ":8080 {\n\t"+tt.body+"\n}\n", tt.line, tt.want)
 		})
 	}
 }
