@@ -1,11 +1,15 @@
 package keys
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/asn1"
 	"errors"
+	"fmt"
+	"math/big"
 	"sync"
 	"testing"
 )
@@ -65,6 +69,59 @@ func TestVerifyGood(t *testing.T) {
 				t.Errorf("short signature: err = %v, want ErrSignature", err)
 			}
 		})
+	}
+}
+
+// TestVerifyECDSAMany verifies many signatures per curve, so that r and s with the top bit set
+// (DER needs a 0x00 in front) and with leading zero bytes (stripped) all go through derSignature.
+func TestVerifyECDSAMany(t *testing.T) {
+	_, _, es256, es384, es512, _, privs := testKeys(t)
+	for _, tt := range []struct {
+		alg string
+		key *Key
+	}{{"ES256", es256}, {"ES384", es384}, {"ES512", es512}} {
+		for i := range 300 {
+			input := fmt.Sprintf("%s.%d", testSigningInput, i)
+			sig := sign(t, tt.alg, privs[tt.key], input)
+			if err := tt.key.Verify(tt.alg, input, sig); err != nil {
+				t.Fatalf("%s signature %d refused: %v", tt.alg, i, err)
+			}
+			sig[len(sig)-1] ^= 1
+			if err := tt.key.Verify(tt.alg, input, sig); !errors.Is(err, ErrSignature) {
+				t.Fatalf("%s signature %d with s changed: err = %v, want ErrSignature", tt.alg, i, err)
+			}
+		}
+	}
+}
+
+// TestDERSignature checks derSignature against encoding/asn1 on the edge cases of each size.
+func TestDERSignature(t *testing.T) {
+	for _, size := range []int{32, 48, 66} {
+		values := map[string][]byte{
+			"zero":         make([]byte, size),
+			"one":          append(make([]byte, size-1), 1),
+			"top bit set":  append([]byte{0x80}, make([]byte, size-1)...),
+			"all ones":     bytes.Repeat([]byte{0xff}, size),
+			"0x7f first":   append([]byte{0x7f}, bytes.Repeat([]byte{0xff}, size-1)...),
+			"leading 00":   append([]byte{0, 0x80}, bytes.Repeat([]byte{1}, size-2)...),
+			"leading 0000": append([]byte{0, 0, 0x01}, bytes.Repeat([]byte{2}, size-3)...),
+		}
+		for rName, r := range values {
+			for sName, s := range values {
+				want, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(r), new(big.Int).SetBytes(s)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var buf [maxECDSADER]byte
+				got := derSignature(buf[:0], r, s)
+				if !bytes.Equal(got, want) {
+					t.Errorf("size %d, r %s, s %s:\n got %x\nwant %x", size, rName, sName, got, want)
+				}
+				if len(got) > maxECDSADER {
+					t.Errorf("size %d, r %s, s %s: %d bytes, more than maxECDSADER", size, rName, sName, len(got))
+				}
+			}
+		}
 	}
 }
 
