@@ -29,6 +29,8 @@ type Key struct {
 	// mac holds the pooled HMAC states of an HMAC key, made on first use (see hmac.go). It is a
 	// pointer so that keys narrowed by Restrict share one pool with the key they came from.
 	mac atomic.Pointer[macPools]
+	// ed holds an Ed25519 key decoded, made on first use (see eddsa.go) and shared like mac.
+	ed atomic.Pointer[edPublic]
 }
 
 // Allows reports whether the key may verify alg.
@@ -41,10 +43,12 @@ func (k *Key) Allows(alg string) bool {
 	return false
 }
 
-// withAlgs returns a copy of k allowed only algs, sharing k's material and HMAC pools.
+// withAlgs returns a copy of k allowed only algs, sharing k's material, HMAC pools and decoded
+// Ed25519 key.
 func (k *Key) withAlgs(algs []string) *Key {
 	nk := &Key{ID: k.ID, Algs: algs, Public: k.Public, Origin: k.Origin}
 	nk.mac.Store(k.mac.Load())
+	nk.ed.Store(k.ed.Load())
 	return nk
 }
 
@@ -77,6 +81,9 @@ func publicAlgs(pub any) ([]string, error) {
 	case ed25519.PublicKey:
 		if len(pub) != ed25519.PublicKeySize {
 			return nil, errors.New("an Ed25519 public key must be 32 bytes")
+		}
+		if err := checkEd25519(pub); err != nil {
+			return nil, err
 		}
 		return []string{"EdDSA"}, nil
 	}

@@ -74,6 +74,8 @@ func TestParsePEM(t *testing.T) {
 		{"P-521", spkiPEM(t, &testEC(t, "P-521").PublicKey), []string{"ES512"}, &testEC(t, "P-521").PublicKey, ""},
 		{"P-224 refused", spkiPEM(t, &testEC(t, "P-224").PublicKey), nil, nil, "ECDSA curve P-224 is not supported; use P-256, P-384 or P-521"},
 		{"Ed25519", spkiPEM(t, ed.Public()), []string{"EdDSA"}, ed.Public(), ""},
+		{"Ed25519 small order refused", spkiPEM(t, edSmallOrder), nil, nil, "point of small order"},
+		{"Ed25519 off the curve refused", spkiPEM(t, edOffCurve), nil, nil, "not a point on the curve"},
 		{"X25519 refused", spkiPEM(t, x25519.PublicKey()), nil, nil, "unsupported public key type"},
 		{"certificate", pemOf("CERTIFICATE", certDER), []string{"ES256"}, &p256.PublicKey, ""},
 		{"text before the block", append([]byte("subject=CN = issuer\n"), spkiPEM(t, ed.Public())...), []string{"EdDSA"}, ed.Public(), ""},

@@ -3,7 +3,6 @@ package keys
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -149,21 +148,6 @@ func appendDERInteger(dst, b []byte) []byte {
 		dst = append(dst, byte(len(b)))
 	}
 	return append(dst, b...)
-}
-
-func (k *Key) verifyEdDSA(signingInput string, sig []byte) error {
-	pub, ok := k.Public.(ed25519.PublicKey)
-	// ed25519.Verify panics on a public key of the wrong length.
-	if !ok || len(pub) != ed25519.PublicKeySize {
-		return errKeyType
-	}
-	if len(sig) != ed25519.SignatureSize {
-		return errEdDSASize
-	}
-	if !ed25519.Verify(pub, stringBytes(signingInput), sig) {
-		return ErrSignature
-	}
-	return nil
 }
 
 // sum hashes s with h into buf and returns the digest, without copying s.

@@ -1,0 +1,156 @@
+package keys
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/fips140"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"slices"
+	"testing"
+)
+
+// edKey returns a Key for pub, built as a literal so that it decodes on first use.
+func edKey(pub []byte) *Key {
+	return &Key{Algs: []string{"EdDSA"}, Public: ed25519.PublicKey(pub), Origin: "test"}
+}
+
+// checkSameAsStd fails unless Key.Verify and crypto/ed25519.Verify agree on (pub, msg, sig).
+func checkSameAsStd(t *testing.T, name string, pub, msg, sig []byte) bool {
+	t.Helper()
+	std := len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, msg, sig)
+	err := edKey(pub).Verify("EdDSA", string(msg), sig)
+	if got := err == nil; got != std {
+		t.Errorf("%s: Key.Verify accepts = %v (%v), crypto/ed25519 accepts = %v", name, got, err, std)
+		return false
+	}
+	if err != nil && !errors.Is(err, ErrSignature) {
+		t.Errorf("%s: err = %v, want ErrSignature", name, err)
+	}
+	return std
+}
+
+// TestEdDSAMatchesStandardLibrary holds the decoded-key verification to crypto/ed25519's answers:
+// on valid signatures, on every single-bit change of a signature, on S pushed out of canonical
+// range, and on the odd public keys RFC 8032 verifiers disagree about.
+func TestEdDSAMatchesStandardLibrary(t *testing.T) {
+	for i := range 8 {
+		pub, priv, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := fmt.Appendf(nil, "%s.%d", testSigningInput, i)
+		sig := ed25519.Sign(priv, msg)
+		if !checkSameAsStd(t, "valid", pub, msg, sig) {
+			t.Fatal("a valid signature was refused by both")
+		}
+		for bit := range 8 * len(sig) {
+			bad := slices.Clone(sig)
+			bad[bit/8] ^= 1 << (bit % 8)
+			checkSameAsStd(t, fmt.Sprintf("key %d, signature bit %d flipped", i, bit), pub, msg, bad)
+		}
+		badMsg := slices.Clone(msg)
+		badMsg[0] ^= 1
+		checkSameAsStd(t, "changed message", pub, badMsg, sig)
+
+		// S + l is the same scalar, not canonical: refused (signature malleability).
+		s := new(big.Int).SetBytes(reverse(sig[32:]))
+		s.Add(s, edOrder)
+		sPlusL := reverse(s.FillBytes(make([]byte, 32))) // S < l < 2^253, so S + l fits
+		checkSameAsStd(t, "S + l", pub, msg, append(slices.Clone(sig[:32]), sPlusL...))
+	}
+
+	// The identity (a small-order point, encoded canonically and as y = p + 1), a point that is
+	// not on the curve, and R and S both zero or the identity: what crypto/ed25519 accepts or
+	// refuses, Key.Verify does too.
+	identity := mustHex(t, "0100000000000000000000000000000000000000000000000000000000000000")
+	nonCanonicalIdentity := mustHex(t, "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
+	notOnCurve := mustHex(t, "0200000000000000000000000000000000000000000000000000000000000000")
+	zero := make([]byte, 32)
+	msg := []byte(testSigningInput)
+	for _, pub := range [][]byte{identity, nonCanonicalIdentity, notOnCurve} {
+		for _, r := range [][]byte{identity, nonCanonicalIdentity, zero} {
+			checkSameAsStd(t, fmt.Sprintf("public key %x, R %x, S 0", pub[:2], r[:2]), pub, msg, append(slices.Clone(r), zero...))
+		}
+	}
+	if edKey(notOnCurve).edwards(notOnCurve).valid {
+		t.Error("a public key that is not on the curve decoded as valid")
+	}
+}
+
+// TestEdDSADecodedOnce checks that a key decodes once, keeps its own copy of the bytes, and that
+// keys narrowed by withAlgs share the decoded key.
+func TestEdDSADecodedOnce(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := ed25519.Sign(priv, []byte(testSigningInput))
+	owned := slices.Clone(pub)
+	k := edKey(owned)
+	if err := k.Verify("EdDSA", testSigningInput, sig); err != nil {
+		t.Fatal(err)
+	}
+	first := k.ed.Load()
+	if first == nil {
+		t.Fatal("the key was not kept decoded")
+	}
+	owned[0] ^= 1 // the caller's slice changes; the decoded key does not
+	if err := k.Verify("EdDSA", testSigningInput, sig); err != nil || k.ed.Load() != first {
+		t.Errorf("after the caller changed its slice: err = %v, decoded again = %v", err, k.ed.Load() != first)
+	}
+	if nk := k.withAlgs([]string{"EdDSA"}); nk.ed.Load() != first {
+		t.Error("withAlgs did not share the decoded key")
+	}
+}
+
+// TestEdDSAFIPSOnly runs the package's EdDSA tests again in a child process with
+// GODEBUG=fips140=on, where only the standard library's module verifies.
+func TestEdDSAFIPSOnly(t *testing.T) {
+	if os.Getenv("GATEHOUSE_FIPS_CHILD") == "1" {
+		if !fips140.Enabled() {
+			t.Fatal("fips140 mode is not on in the child")
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^(TestEdDSAFIPSOnly|TestEdDSAMatchesStandardLibrary|TestVerifyGood)$", "-test.count", "1")
+	cmd.Env = append(os.Environ(), "GATEHOUSE_FIPS_CHILD=1", "GODEBUG=fips140=on")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tests with GODEBUG=fips140=on failed: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("PASS")) {
+		t.Fatalf("the child ran no test:\n%s", out)
+	}
+}
+
+// Ed25519 public keys that must not load: the identity and the point of order 2 (y = -1), both
+// of small order, and y = 2, which is not on the curve.
+var (
+	edSmallOrder = ed25519.PublicKey(append([]byte{1}, make([]byte, 31)...))
+	edOrderTwo   = ed25519.PublicKey(append(append([]byte{0xec}, bytes.Repeat([]byte{0xff}, 30)...), 0x7f))
+	edOffCurve   = ed25519.PublicKey(append([]byte{2}, make([]byte, 31)...))
+)
+
+// edOrder is l, the order of the Ed25519 base point.
+var edOrder, _ = new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
+
+// reverse returns b's bytes in reverse order (Ed25519 scalars are little-endian).
+func reverse(b []byte) []byte {
+	r := slices.Clone(b)
+	slices.Reverse(r)
+	return r
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
