@@ -21,36 +21,38 @@ import (
 
 // edPublic is an Ed25519 public key, decoded once.
 type edPublic struct {
-	// valid is false when the 32 bytes are not a point on the curve: no signature verifies.
+	// valid is false when decodeEd25519 refused the 32 bytes: no signature verifies.
 	valid bool
 	a     [ed25519.PublicKeySize]byte // the encoding, hashed into every verification
 	negA  edwards25519.Point          // -A, the form the verification equation uses
 }
 
-// checkEd25519 refuses, at load time, a public key that is not a point on the curve (no
-// signature would ever verify: a mistake better reported than left to refuse every token) or
-// that is one of the eight points of small order, for which signatures can be forged without a
-// private key: with the identity as the key, R = the identity and S = 0 verify for any message,
-// in crypto/ed25519 as here (RFC 8032 does not ask verifiers to refuse such keys).
-func checkEd25519(pub []byte) error {
-	var a edwards25519.Point
-	if _, err := a.SetBytes(pub); err != nil {
-		return errors.New("the Ed25519 public key is not a point on the curve")
+// decodeEd25519 decodes a public key. It refuses one that is not a point on the curve (no
+// signature would ever verify: a mistake better reported at load than left to refuse every
+// token) and the eight points of small order, for which signatures can be forged without a
+// private key: with the identity as the key, R = the identity and S = 0 pass crypto/ed25519's
+// check for any message (RFC 8032 does not ask verifiers to refuse such keys; we do).
+func decodeEd25519(pub []byte) (*edwards25519.Point, error) {
+	a, err := new(edwards25519.Point).SetBytes(pub)
+	if err != nil {
+		return nil, errors.New("the Ed25519 public key is not a point on the curve")
 	}
-	if new(edwards25519.Point).MultByCofactor(&a).Equal(edwards25519.NewIdentityPoint()) == 1 {
-		return errors.New("the Ed25519 public key is a point of small order, for which anyone can forge signatures; it cannot be a real key")
+	if new(edwards25519.Point).MultByCofactor(a).Equal(edwards25519.NewIdentityPoint()) == 1 {
+		return nil, errors.New("the Ed25519 public key is a point of small order, for which anyone can forge signatures; it cannot be a real key")
 	}
-	return nil
+	return a, nil
 }
 
+// newEdPublic decodes pub. A key that decodeEd25519 refuses, which the loaders never let through
+// but a Key built by hand could hold, verifies nothing.
 func newEdPublic(pub ed25519.PublicKey) *edPublic {
 	e := new(edPublic)
 	copy(e.a[:], pub) // the caller's slice could change after the key was made
-	var a edwards25519.Point
-	if _, err := a.SetBytes(e.a[:]); err != nil {
+	a, err := decodeEd25519(e.a[:])
+	if err != nil {
 		return e
 	}
-	e.negA.Negate(&a)
+	e.negA.Negate(a)
 	e.valid = true
 	return e
 }
@@ -75,6 +77,10 @@ func (k *Key) verifyEdDSA(signingInput string, sig []byte) error {
 	if len(sig) != ed25519.SignatureSize {
 		return errEdDSASize
 	}
+	e := k.edwards(pub)
+	if !e.valid {
+		return ErrSignature
+	}
 	// In FIPS 140-only mode, only the standard library's validated module may verify.
 	if fips140.Enabled() {
 		if !ed25519.Verify(pub, stringBytes(signingInput), sig) {
@@ -82,8 +88,7 @@ func (k *Key) verifyEdDSA(signingInput string, sig []byte) error {
 		}
 		return nil
 	}
-	e := k.edwards(pub)
-	if !e.valid || sig[63]&0xe0 != 0 { // the top three bits of S are zero when S < l
+	if sig[63]&0xe0 != 0 { // the top three bits of S are zero when S < l
 		return ErrSignature
 	}
 	h := sha512.New()

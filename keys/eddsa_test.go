@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/fips140"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -36,7 +35,7 @@ func checkSameAsStd(t *testing.T, name string, pub, msg, sig []byte) bool {
 
 // TestEdDSAMatchesStandardLibrary holds the decoded-key verification to crypto/ed25519's answers:
 // on valid signatures, on every single-bit change of a signature, on S pushed out of canonical
-// range, and on the odd public keys RFC 8032 verifiers disagree about.
+// range, and on small-order and non-canonical R.
 func TestEdDSAMatchesStandardLibrary(t *testing.T) {
 	for i := range 8 {
 		pub, priv, err := ed25519.GenerateKey(nil)
@@ -64,21 +63,43 @@ func TestEdDSAMatchesStandardLibrary(t *testing.T) {
 		checkSameAsStd(t, "S + l", pub, msg, append(slices.Clone(sig[:32]), sPlusL...))
 	}
 
-	// The identity (a small-order point, encoded canonically and as y = p + 1), a point that is
-	// not on the curve, and R and S both zero or the identity: what crypto/ed25519 accepts or
-	// refuses, Key.Verify does too.
-	identity := mustHex(t, "0100000000000000000000000000000000000000000000000000000000000000")
-	nonCanonicalIdentity := mustHex(t, "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
-	notOnCurve := mustHex(t, "0200000000000000000000000000000000000000000000000000000000000000")
+	// Non-canonical R encodings and S = 0 with a real key: refused by both.
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	zero := make([]byte, 32)
 	msg := []byte(testSigningInput)
-	for _, pub := range [][]byte{identity, nonCanonicalIdentity, notOnCurve} {
-		for _, r := range [][]byte{identity, nonCanonicalIdentity, zero} {
-			checkSameAsStd(t, fmt.Sprintf("public key %x, R %x, S 0", pub[:2], r[:2]), pub, msg, append(slices.Clone(r), zero...))
-		}
+	for _, r := range [][]byte{edSmallOrder, edNonCanonicalIdentity, edOrderTwo, zero} {
+		checkSameAsStd(t, fmt.Sprintf("R %x..., S 0", r[:2]), pub, msg, append(slices.Clone(r), zero...))
 	}
-	if edKey(notOnCurve).edwards(notOnCurve).valid {
-		t.Error("a public key that is not on the curve decoded as valid")
+}
+
+// TestEdDSAKeysThatDoNotLoad checks that a Key built by hand around a public key the loaders
+// refuse verifies nothing, where crypto/ed25519 accepts R = identity, S = 0 for any message
+// under the identity key.
+func TestEdDSAKeysThatDoNotLoad(t *testing.T) {
+	zero := make([]byte, 32)
+	forged := append(slices.Clone(edSmallOrder), zero...) // R = identity, S = 0
+	if !ed25519.Verify(edSmallOrder, []byte(testSigningInput), forged) {
+		t.Fatal("crypto/ed25519 refuses the forgery; this test no longer shows why small-order keys are refused")
+	}
+	for name, pub := range map[string]ed25519.PublicKey{
+		"identity": edSmallOrder, "identity, non-canonical": edNonCanonicalIdentity,
+		"order 2": edOrderTwo, "off the curve": edOffCurve,
+	} {
+		k := edKey(pub)
+		if k.edwards(pub).valid {
+			t.Errorf("%s: decoded as a valid key", name)
+		}
+		for _, r := range [][]byte{edSmallOrder, edOrderTwo, zero} {
+			if err := k.Verify("EdDSA", testSigningInput, append(slices.Clone(r), zero...)); !errors.Is(err, ErrSignature) {
+				t.Errorf("%s, R %x...: err = %v, want ErrSignature", name, r[:2], err)
+			}
+		}
+		if _, err := decodeEd25519(pub); err == nil {
+			t.Errorf("%s: decodeEd25519 accepted it", name)
+		}
 	}
 }
 
@@ -117,7 +138,7 @@ func TestEdDSAFIPSOnly(t *testing.T) {
 		}
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^(TestEdDSAFIPSOnly|TestEdDSAMatchesStandardLibrary|TestVerifyGood)$", "-test.count", "1")
+	cmd := exec.Command(os.Args[0], "-test.run", "^(TestEdDSAFIPSOnly|TestEdDSAMatchesStandardLibrary|TestEdDSAKeysThatDoNotLoad|TestVerifyGood)$", "-test.count", "1")
 	cmd.Env = append(os.Environ(), "GATEHOUSE_FIPS_CHILD=1", "GODEBUG=fips140=on")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -128,12 +149,14 @@ func TestEdDSAFIPSOnly(t *testing.T) {
 	}
 }
 
-// Ed25519 public keys that must not load: the identity and the point of order 2 (y = -1), both
-// of small order, and y = 2, which is not on the curve.
+// Ed25519 public keys that must not load: the identity (also encoded non-canonically, as
+// y = p + 1) and the point of order 2 (y = -1), all of small order, and y = 2, which is not on
+// the curve.
 var (
-	edSmallOrder = ed25519.PublicKey(append([]byte{1}, make([]byte, 31)...))
-	edOrderTwo   = ed25519.PublicKey(append(append([]byte{0xec}, bytes.Repeat([]byte{0xff}, 30)...), 0x7f))
-	edOffCurve   = ed25519.PublicKey(append([]byte{2}, make([]byte, 31)...))
+	edSmallOrder           = ed25519.PublicKey(append([]byte{1}, make([]byte, 31)...))
+	edNonCanonicalIdentity = ed25519.PublicKey(append(append([]byte{0xee}, bytes.Repeat([]byte{0xff}, 30)...), 0x7f))
+	edOrderTwo             = ed25519.PublicKey(append(append([]byte{0xec}, bytes.Repeat([]byte{0xff}, 30)...), 0x7f))
+	edOffCurve             = ed25519.PublicKey(append([]byte{2}, make([]byte, 31)...))
 )
 
 // edOrder is l, the order of the Ed25519 base point.
@@ -144,13 +167,4 @@ func reverse(b []byte) []byte {
 	r := slices.Clone(b)
 	slices.Reverse(r)
 	return r
-}
-
-func mustHex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -82,7 +82,7 @@ func publicAlgs(pub any) ([]string, error) {
 		if len(pub) != ed25519.PublicKeySize {
 			return nil, errors.New("an Ed25519 public key must be 32 bytes")
 		}
-		if err := checkEd25519(pub); err != nil {
+		if _, err := decodeEd25519(pub); err != nil {
 			return nil, err
 		}
 		return []string{"EdDSA"}, nil
