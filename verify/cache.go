@@ -42,8 +42,12 @@ import (
 const DefaultCacheSize = 10000
 
 // cacheShards spreads entries over independently locked shards, so that concurrent requests on
-// different cores rarely wait for each other. A power of two.
-const cacheShards = 16
+// different cores rarely wait for each other. The low cacheShardBits bits of a token's hash pick
+// its shard.
+const (
+	cacheShardBits = 4
+	cacheShards    = 1 << cacheShardBits
+)
 
 // tokenCache is a bounded map from token string to verified claims. Each shard evicts in
 // insertion order (FIFO): cheaper than LRU on a hit, which must stay a read-only operation, and
@@ -108,13 +112,8 @@ func (c *tokenCache) shard(h uint64) *cacheShard {
 	return &c.shards[h&(cacheShards-1)]
 }
 
-// get returns the claims of raw when raw was verified with set and is valid at now. A stale
-// entry (another key set, or expired) is removed.
-func (c *tokenCache) get(raw string, set *keys.Set, now float64) (*token.Claims, bool) {
-	return c.lookup(c.hash(raw), raw, set, now)
-}
-
-// lookup is get with raw's hash already computed.
+// lookup returns the claims of raw, whose hash is h, when raw was verified with set and is
+// valid at now. A stale entry (another key set, or expired) is removed.
 func (c *tokenCache) lookup(h uint64, raw string, set *keys.Set, now float64) (*token.Claims, bool) {
 	s := c.shard(h)
 	s.mu.RLock()
@@ -134,13 +133,9 @@ func (c *tokenCache) lookup(h uint64, raw string, set *keys.Set, now float64) (*
 	return e.claims, true
 }
 
-// put records that raw verified with set and has claims, valid for notBefore <= now < notAfter,
-// when the admission rule above lets it in.
-func (c *tokenCache) put(raw string, claims *token.Claims, set *keys.Set, notBefore, notAfter float64) {
-	c.add(c.hash(raw), raw, claims, set, notBefore, notAfter)
-}
-
-// add is put with raw's hash already computed.
+// add records that raw, whose hash is h, verified with set and has claims, valid for
+// notBefore <= now < notAfter, when the admission rule above lets it in. The caller hashes raw
+// once for lookup and add.
 func (c *tokenCache) add(h uint64, raw string, claims *token.Claims, set *keys.Set, notBefore, notAfter float64) {
 	s := c.shard(h)
 	s.mu.Lock()
@@ -200,8 +195,8 @@ func (s *cacheShard) seenBefore(h uint64) bool {
 	}
 	const low = 1<<32 - 1
 	tag := h &^ low
-	// The low 4 bits of h chose the shard; the next ones choose the pair of slots.
-	base := int(h>>4) & (len(s.seen) - 1) &^ (seenWays - 1)
+	// The low bits of h chose the shard; the next ones choose the pair of slots.
+	base := int(h>>cacheShardBits) & (len(s.seen) - 1) &^ (seenWays - 1)
 	ways := s.seen[base : base+seenWays]
 	victim, victimAge := 0, uint32(0)
 	for i, r := range ways {

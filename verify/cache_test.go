@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -202,14 +201,13 @@ func TestCacheCollision(t *testing.T) {
 	c := newTokenCache(16)
 	set := keys.NewSet()
 	claims := &token.Claims{}
-	h := maphash.String(c.seed, "token-b")
-	s := &c.shards[h&(cacheShards-1)]
-	s.m[h] = &cacheEntry{raw: "token-a", claims: claims, set: set, notBefore: 0, notAfter: 1e18}
-	if _, ok := c.get("token-b", set, 1); ok {
+	h := c.hash("token-b")
+	c.shard(h).m[h] = &cacheEntry{raw: "token-a", claims: claims, set: set, notBefore: 0, notAfter: 1e18}
+	if _, ok := c.lookup(h, "token-b", set, 1); ok {
 		t.Fatal("token-b got token-a's claims")
 	}
-	c.put("token-a", claims, set, 0, 1e18)
-	if got, ok := c.get("token-a", set, 1); !ok || got != claims {
+	c.add(c.hash("token-a"), "token-a", claims, set, 0, 1e18)
+	if got, ok := c.lookup(c.hash("token-a"), "token-a", set, 1); !ok || got != claims {
 		t.Fatal("token-a missed")
 	}
 }
@@ -292,7 +290,7 @@ func TestCacheAdmission(t *testing.T) {
 	one := tok()
 	first := verify(one)
 	entries(per - 1)
-	if _, ok := v.cache.get(fill[0], v.keys.Current(), v.clock()); ok {
+	if _, ok := v.cache.lookup(v.cache.hash(fill[0]), fill[0], v.keys.Current(), v.clock()); ok {
 		t.Fatal("the oldest entry was not evicted")
 	}
 	// Its second verification keeps it (in place of the next oldest); the third is a hit.
