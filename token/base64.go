@@ -2,7 +2,7 @@ package token
 
 import "encoding/base64"
 
-// b64 decodes JWS segments: URL-safe alphabet, no padding, non-canonical trailing bits refused.
+// b64 is the JWS segment encoding (URL-safe alphabet, no padding); it gives decoded lengths.
 var b64 = base64.RawURLEncoding.Strict()
 
 // b64Value maps each byte to its base64url value, or to 0xff when it is not in the alphabet.
@@ -17,31 +17,12 @@ var b64Value = func() (t [256]byte) {
 	return t
 }()
 
-// canonical reports whether seg is canonical unpadded base64url (RFC 7515 §2). The alphabet is
-// checked here because encoding/base64 skips '\r' and '\n' even in strict mode; a length of 1
-// mod 4 cannot encode whole bytes, and the bits below the last encoded byte must be zero so that
-// each byte string has exactly one encoding.
-func canonical(seg string) bool {
-	if len(seg)%4 == 1 {
-		return false
-	}
-	for i := 0; i < len(seg); i++ {
-		if b64Value[seg[i]] == 0xff {
-			return false
-		}
-	}
-	switch len(seg) % 4 {
-	case 2: // 12 bits carry one byte
-		return b64Value[seg[len(seg)-1]]&0x0f == 0
-	case 3: // 18 bits carry two bytes
-		return b64Value[seg[len(seg)-1]]&0x03 == 0
-	}
-	return true
-}
-
-// decodeCanonical checks seg as canonical does and decodes it into dst, in one pass over the
-// table canonical uses (encoding/base64 would take a second pass over its own). dst must have
-// room for b64.DecodedLen(len(seg)) bytes. ok is false when seg is not canonical.
+// decodeCanonical decodes seg into dst when seg is canonical unpadded base64url (RFC 7515 §2),
+// in one pass over b64Value; ok is false when it is not. Canonical: only alphabet bytes (which
+// encoding/base64 does not ensure: it skips '\r' and '\n' even in strict mode), a length that is
+// not 1 mod 4 (which cannot encode whole bytes), and zero bits below the last encoded byte, so
+// that each byte string has exactly one encoding. dst must have room for
+// b64.DecodedLen(len(seg)) bytes.
 func decodeCanonical(dst []byte, seg string) (out []byte, ok bool) {
 	if len(seg)%4 == 1 {
 		return nil, false
