@@ -247,6 +247,8 @@ cmd_test() {
 	# and gets 200s and 401s where it should: one 1 s round measures nothing.
 	log "end-to-end benchmark smoke run (QUICK=1 bench/e2e.sh)"
 	QUICK=1 bench/e2e.sh >/dev/null
+	log "end-to-end benchmark smoke run, both configurations at once (QUICK=1 MODE=concurrent)"
+	QUICK=1 MODE=concurrent SCENARIOS="distinct-hs256 aa" bench/e2e.sh >/dev/null
 
 	log "all checks passed"
 }

@@ -14,6 +14,10 @@
 # and RETRIES (3): a round in which the server was busy less than MIN_BUSY% of a run (so it was
 # not saturated: something else took its CPU or wrk's) is measured again, at most RETRIES times.
 # JWT_AUTH_EXTRA is one more line for every jwt_auth block, e.g. "cache_size off".
+# MODE (alternate): alternate runs the two configurations of a round one after the other, as
+# issue 5 asks; concurrent loads both at the same time on the same server CPU, each from its own
+# wrk with half the CONNECTIONS, which cancels the machine's drift and so measures a ratio far
+# more precisely (see bench/README.md), though both servers then run with colder CPU caches.
 #
 # Prints progress on stderr and a Markdown table on stdout. Exits non-zero when any run had a
 # non-2xx response or a socket error.
@@ -38,6 +42,7 @@ SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 HS256_TOKENS=${HS256_TOKENS:-50000}
 ASYM_TOKENS=${ASYM_TOKENS:-20000}
 JWT_AUTH_EXTRA=${JWT_AUTH_EXTRA:-}
+MODE=${MODE:-alternate}
 MIN_BUSY=${MIN_BUSY:-90}
 RETRIES=${RETRIES:-3}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -66,6 +71,13 @@ check_settings() {
 		[[ ${!name} =~ ^[0-9]+$ ]] || die "$name=${!name} is not a CPU number"
 	done
 	((CONNECTIONS >= THREADS)) || die "CONNECTIONS=$CONNECTIONS must be at least THREADS=$THREADS"
+	case $MODE in
+	alternate) ;;
+	concurrent)
+		((CONNECTIONS >= 2 * THREADS)) || die "MODE=concurrent splits CONNECTIONS=$CONNECTIONS between two wrk of THREADS=$THREADS each; use at least $((2 * THREADS))"
+		;;
+	*) die "MODE=$MODE is unknown; choose alternate or concurrent" ;;
+	esac
 	[[ $SERVER_CPU != "$CLIENT_CPU" ]] || die "SERVER_CPU and CLIENT_CPU must differ, so that wrk does not take the server's CPU time"
 	local s
 	for s in $SCENARIOS; do
@@ -214,33 +226,48 @@ cpu_ticks() {
 	printf '%s\n' $((fields[11] + fields[12]))
 }
 
-# run_wrk runs wrk for secs seconds against configuration name, sending the tokens of pool
-# (a file) from the pool's current position on, and sets wrk_requests and wrk_seconds (the run's
-# actual length). Any non-2xx response or
-# socket error is fatal.
-declare -A position=()
+# wrk_start starts wrk in the background for secs seconds against configuration name with conns
+# connections, sending the tokens of pool (a file) from the pool's current position on; its output
+# goes to $tmp/wrk-$name.out. wrk_finish waits for it.
+declare -A position=() wrk_pid=()
+wrk_start() {
+	local name=$1 pool=$2 secs=$3 conns=$4
+	timeout $((secs + 60)) taskset -c "$CLIENT_CPU" wrk --threads "$THREADS" \
+		--connections "$conns" --duration "${secs}s" --timeout 10s --script bench/tokens.lua \
+		"http://127.0.0.1:${port[$name]}/$FILE" -- "$tmp/keys/$pool" "${position[$name:$pool]:-0}" "$THREADS" \
+		>"$tmp/wrk-$name.out" 2>&1 &
+	wrk_pid[$name]=$!
+}
+
+# wrk_finish waits for the wrk that wrk_start started against configuration name with pool, and
+# sets wrk_requests and wrk_seconds (the run's actual length). Any non-2xx response or socket
+# error is fatal.
 wrk_requests=0 wrk_seconds=0
-run_wrk() {
-	local name=$1 pool=$2 secs=$3 out key="$1:$2"
-	local start=${position[$key]:-0}
-	if ! out=$(timeout $((secs + 60)) taskset -c "$CLIENT_CPU" wrk --threads "$THREADS" \
-		--connections "$CONNECTIONS" --duration "${secs}s" --timeout 10s --script bench/tokens.lua \
-		"http://127.0.0.1:${port[$name]}/$FILE" -- "$tmp/keys/$pool" "$start" "$THREADS" 2>&1); then
-		printf '%s\n' "$out" >&2
+wrk_finish() {
+	local name=$1 pool=$2 out="$tmp/wrk-$1.out" key="$1:$2"
+	if ! wait "${wrk_pid[$name]}"; then
+		cat "$out" >&2
 		die "wrk failed against $name"
 	fi
-	wrk_requests=$(awk '$2 == "requests" && $3 == "in" { print $1 }' <<<"$out")
-	wrk_seconds=$(awk '$2 == "requests" && $3 == "in" { print $4 + 0 }' <<<"$out")
+	wrk_requests=$(awk '$2 == "requests" && $3 == "in" { print $1 }' "$out")
+	wrk_seconds=$(awk '$2 == "requests" && $3 == "in" { print $4 + 0 }' "$out")
 	local bad
 	bad=$(awk '
 		/Non-2xx or 3xx responses:/ { n += $NF }
 		/Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 }
-		END { print n + 0 }' <<<"$out")
+		END { print n + 0 }' "$out")
 	if [[ ! $wrk_requests =~ ^[0-9]+$ ]] || ((wrk_requests == 0 || bad != 0)); then
-		printf '%s\n' "$out" >&2
+		cat "$out" >&2
 		die "wrk against $name: ${wrk_requests:-no} requests, $bad failed (non-2xx responses or socket errors)"
 	fi
-	position[$key]=$(((start + wrk_requests) % ${pool_size[$pool]}))
+	position[$key]=$(((${position[$key]:-0} + wrk_requests) % ${pool_size[$pool]}))
+}
+
+# run_wrk runs wrk with CONNECTIONS connections for secs seconds against configuration name, as
+# wrk_start and wrk_finish.
+run_wrk() {
+	wrk_start "$1" "$2" "$3" "$CONNECTIONS"
+	wrk_finish "$1" "$2"
 }
 
 # measure warms configuration name up, then runs wrk for DURATION seconds and sets cpu_us (server
@@ -257,6 +284,32 @@ measure() {
 	cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$wrk_requests" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
 	rps=$(awk -v n="$wrk_requests" -v s="$wrk_seconds" 'BEGIN { printf "%.0f", n / s }')
 	busy=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v s="$wrk_seconds" 'BEGIN { printf "%.0f", d / hz / s * 100 }')
+}
+
+# measure_both is measure for MODE=concurrent: configurations a and b take the load at the same
+# time, each from its own wrk with half the connections, on the same server CPU, so that whatever
+# slows the machine down during the run slows both alike. It sets cpu_us_a and cpu_us_b, and busy
+# (both servers' CPU time together, as a percentage of the run's length).
+cpu_us_a=0 cpu_us_b=0
+measure_both() {
+	local a=$1 b=$2 pool=$3 half=$((CONNECTIONS / 2)) a0 a1 b0 b1 na nb secs
+	wrk_start "$a" "$pool" "$WARMUP" "$half"
+	wrk_start "$b" "$pool" "$WARMUP" "$half"
+	wrk_finish "$a" "$pool"
+	wrk_finish "$b" "$pool"
+	a0=$(cpu_ticks "${pid[$a]}")
+	b0=$(cpu_ticks "${pid[$b]}")
+	wrk_start "$a" "$pool" "$DURATION" "$half"
+	wrk_start "$b" "$pool" "$DURATION" "$half"
+	wrk_finish "$a" "$pool"
+	na=$wrk_requests secs=$wrk_seconds
+	wrk_finish "$b" "$pool"
+	nb=$wrk_requests
+	a1=$(cpu_ticks "${pid[$a]}")
+	b1=$(cpu_ticks "${pid[$b]}")
+	cpu_us_a=$(awk -v d=$((a1 - a0)) -v hz="$CLK_TCK" -v n="$na" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
+	cpu_us_b=$(awk -v d=$((b1 - b0)) -v hz="$CLK_TCK" -v n="$nb" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
+	busy=$(awk -v d=$((a1 - a0 + b1 - b0)) -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.0f", d / hz / s * 100 }')
 }
 
 # cpu_use prints how busy all CPUs were, in percent, over the next second (from /proc/stat).
@@ -289,8 +342,11 @@ main() {
 	local scenarios=() s
 	read -r -a scenarios <<<"$SCENARIOS"
 	local per_run=$((2 * (WARMUP + DURATION)))
+	if [[ $MODE == concurrent ]]; then
+		per_run=$((WARMUP + DURATION))
+	fi
 	local total=$((${#scenarios[@]} * ROUNDS * per_run))
-	log "plan: ${#scenarios[@]} scenarios x $ROUNDS rounds x 2 configurations x $((WARMUP + DURATION))s = about $((total / 60 + 1)) min of load"
+	log "plan: ${#scenarios[@]} scenarios x $ROUNDS rounds x $((per_run))s ($MODE) = about $((total / 60 + 1)) min of load"
 
 	local use
 	use=$(cpu_use)
@@ -378,17 +434,23 @@ main() {
 			# disturbed the scenario is reported as such.
 			for ((try = 0; try <= RETRIES; try++)); do
 				round_busy=100
-				for name in "${order[@]}"; do
-					measure "$name" "$pool"
-					((busy >= round_busy)) || round_busy=$busy
-					if [[ $name == plain ]]; then
-						plain_us=$cpu_us
-						log "$s round $r/$ROUNDS: plain    $cpu_us CPU-µs/req ($rps req/s, server busy $busy%)"
-					else
-						jwt_us=$cpu_us
-						log "$s round $r/$ROUNDS: $([[ $name == aa ]] && echo 'plain 2 ' || echo jwt_auth) $cpu_us CPU-µs/req ($rps req/s, server busy $busy%)"
-					fi
-				done
+				if [[ $MODE == concurrent ]]; then
+					measure_both plain "$alg" "$pool"
+					plain_us=$cpu_us_a jwt_us=$cpu_us_b round_busy=$busy
+					log "$s round $r/$ROUNDS: plain $plain_us, $([[ $alg == aa ]] && echo 'plain 2' || echo jwt_auth) $jwt_us CPU-µs/req at once (servers busy $busy% together)"
+				else
+					for name in "${order[@]}"; do
+						measure "$name" "$pool"
+						((busy >= round_busy)) || round_busy=$busy
+						if [[ $name == plain ]]; then
+							plain_us=$cpu_us
+							log "$s round $r/$ROUNDS: plain    $cpu_us CPU-µs/req ($rps req/s, server busy $busy%)"
+						else
+							jwt_us=$cpu_us
+							log "$s round $r/$ROUNDS: $([[ $name == aa ]] && echo 'plain 2 ' || echo jwt_auth) $cpu_us CPU-µs/req ($rps req/s, server busy $busy%)"
+						fi
+					done
+				fi
 				if ((round_busy >= MIN_BUSY)); then
 					break
 				fi
@@ -415,8 +477,10 @@ main() {
 		printf '| scenario | tokens | plain CPU-µs/req | jwt_auth CPU-µs/req | jwt_auth / plain (median) | range over rounds | crypto limit | target | server busy (min) |\n'
 		printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 		printf '%s\n' "${rows[@]}"
-		printf '\nRounds: %s x %ss (after %ss warm-up) per configuration, alternating; wrk: %s connection(s), %s thread(s), on CPU %s; Caddy %s (commit %s) on CPU %s; %s; load average %s before, %s after.\n' \
-			"$ROUNDS" "$DURATION" "$WARMUP" "$CONNECTIONS" "$THREADS" "$CLIENT_CPU" \
+		printf '\nRounds: %s x %ss (after %ss warm-up) per configuration, %s; wrk: %s connection(s), %s thread(s), on CPU %s; Caddy %s (commit %s) on CPU %s; %s; load average %s before, %s after.\n' \
+			"$ROUNDS" "$DURATION" "$WARMUP" \
+			"$([[ $MODE == concurrent ]] && echo 'both configurations at once (MODE=concurrent), each from its own wrk with half the connections' || echo 'alternating')" \
+			"$CONNECTIONS" "$THREADS" "$CLIENT_CPU" \
 			"$("$CADDY_BIN" version | cut -d' ' -f1)" "$commit" "$SERVER_CPU" \
 			"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" "$load_before" "$load_after"
 		printf 'Raw signature check on the server CPU (crypto/hmac, crypto/ecdsa, crypto/ed25519): HS256 %s µs, ES256 %s µs, EdDSA %s µs.\n' \
