@@ -6,6 +6,8 @@
 #   QUICK=1 bench/e2e.sh      a smoke test (1 round of 1 s each): proves it works, measures nothing
 #   SCENARIOS=aa bench/e2e.sh an A/A test: plain Caddy against a second plain Caddy, to see how
 #                             far from 1.00 this machine's noise alone puts a median
+#   MODE=concurrent bench/e2e.sh  both configurations of a round at the same time: a far
+#                             steadier ratio, with colder CPU caches (see MODE below)
 #
 # Settings (environment): ROUNDS (21), DURATION seconds per measured run (3), WARMUP seconds
 # before each (1), CONNECTIONS (32), THREADS of wrk (1), SCENARIOS (all of: reused-hs256
@@ -101,11 +103,15 @@ check_tools() {
 
 # State, cleaned up on exit.
 tmp=""
-declare -A pid=() port=()
+declare -A pid=() port=() wrk_pid=()
 declare -A pool_size=() # lines in each tokens file under $tmp/keys
 
 cleanup() {
 	local name i
+	# A wrk still running (MODE=concurrent, when the other one failed) goes first.
+	for name in "${!wrk_pid[@]}"; do
+		kill -TERM "${wrk_pid[$name]}" 2>/dev/null || true
+	done
 	for name in "${!pid[@]}"; do
 		kill -TERM "${pid[$name]}" 2>/dev/null || true
 	done
@@ -229,7 +235,7 @@ cpu_ticks() {
 # wrk_start starts wrk in the background for secs seconds against configuration name with conns
 # connections, sending the tokens of pool (a file) from the pool's current position on; its output
 # goes to $tmp/wrk-$name.out. wrk_finish waits for it.
-declare -A position=() wrk_pid=()
+declare -A position=()
 wrk_start() {
 	local name=$1 pool=$2 secs=$3 conns=$4
 	timeout $((secs + 60)) taskset -c "$CLIENT_CPU" wrk --threads "$THREADS" \
