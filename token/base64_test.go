@@ -111,8 +111,8 @@ func TestJWSClaimsMatchesParseClaims(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Members) != n+1 || !reflect.DeepEqual(got.Members, want.Members) || string(got.Raw) != b.String() {
-			t.Fatalf("%d members: Claims = %+v, ParseClaims = %+v", n+1, got.Members, want.Members)
+		if len(got.Members()) != n+1 || !reflect.DeepEqual(got.Members(), want.Members()) || string(got.Raw) != b.String() {
+			t.Fatalf("%d members: Claims = %+v, ParseClaims = %+v", n+1, got.Members(), want.Members())
 		}
 	}
 }

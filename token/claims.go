@@ -1,6 +1,10 @@
 package token
 
-import "strings"
+import (
+	"strings"
+	"sync"
+	"unsafe"
+)
 
 // Kind is the JSON type of a claim value.
 type Kind uint8
@@ -39,27 +43,50 @@ type Member struct {
 	Value Value
 }
 
-// Claims is a decoded claim set. The registered claims are typed; everything else is reachable
-// through Members/Get. A claim set that is not a JSON object, or that has duplicate top-level
-// member names or names that differ only in case, is refused by the decoder.
+// Claims is a decoded claim set, reachable through Get and Members. A claim set that is not a
+// JSON object, or that has duplicate top-level member names or names that differ only in case, is
+// refused by the decoder. A Claims is safe for concurrent use.
 type Claims struct {
 	// Raw is the decoded payload JSON. It must not be modified: the member texts may alias it.
 	Raw []byte
-	// Members lists every flattened claim in document order, the registered ones included.
-	Members []Member
+
+	// members lists every flattened claim in document order. In Claims from (*JWS).Watch it is
+	// built by build on first use: the payload was validated then, so building cannot fail.
+	members []Member
+	lazy    bool // members is built on first use; set before the Claims is shared, never after
+	once    sync.Once
+}
+
+// Members returns every flattened claim in document order, the registered ones included. The
+// slice is shared and must not be modified.
+func (c *Claims) Members() []Member {
+	if c.lazy {
+		c.once.Do(c.build)
+	}
+	return c.members
+}
+
+// build decodes the members of Claims from Watch, whose payload Watch already validated.
+func (c *Claims) build() {
+	var d decoder
+	d.s, d.emit = unsafe.String(unsafe.SliceData(c.Raw), len(c.Raw)), true
+	if d.text() == nil {
+		c.members = d.members
+	}
 }
 
 // Get returns the flattened member with the given (dotted) name. For the name of an object that
 // has flattened members it returns a Value of Kind Object (with empty Text), so that presence can
 // be tested at any level.
 func (c *Claims) Get(name string) (Value, bool) {
-	for i := range c.Members {
-		if c.Members[i].Name == name {
-			return c.Members[i].Value, true
+	members := c.Members()
+	for i := range members {
+		if members[i].Name == name {
+			return members[i].Value, true
 		}
 	}
-	for i := range c.Members {
-		if n := c.Members[i].Name; len(n) > len(name) && n[len(name)] == '.' && strings.HasPrefix(n, name) {
+	for i := range members {
+		if n := members[i].Name; len(n) > len(name) && n[len(name)] == '.' && strings.HasPrefix(n, name) {
 			return Value{Kind: Object}, true
 		}
 	}
@@ -87,7 +114,7 @@ func parseClaims(data []byte, s string) (*Claims, error) {
 	// hostile payload full of ':' from reserving memory for members it does not have.
 	c := newClaims(min(strings.Count(s, ":"), 64))
 	var d decoder // set field by field: a composite literal would take a second copy of it on the stack
-	d.s, d.emit, d.members = s, true, c.Members
+	d.s, d.emit, d.members = s, true, c.members
 	if err := d.text(); err != nil {
 		if err == ErrDuplicate {
 			return nil, ErrDuplicate
@@ -97,7 +124,7 @@ func parseClaims(data []byte, s string) (*Claims, error) {
 	if d.dotted && !distinctNames(d.members) {
 		return nil, ErrDuplicate
 	}
-	c.Raw, c.Members = data, d.members
+	c.Raw, c.members = data, d.members
 	return c, nil
 }
 
@@ -119,7 +146,7 @@ func newClaims(n int) *Claims {
 	case n <= 16:
 		return withMembers(func(m *[16]Member) []Member { return m[:0] })
 	}
-	return &Claims{Members: make([]Member, 0, n)}
+	return &Claims{members: make([]Member, 0, n)}
 }
 
 // withMembers allocates Claims and an array A of members in one block, and points Members at the
@@ -129,7 +156,7 @@ func withMembers[A any](members func(*A) []Member) *Claims {
 		c Claims
 		m A
 	})
-	b.c.Members = members(&b.m)
+	b.c.members = members(&b.m)
 	return &b.c
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -107,8 +108,8 @@ func TestParseClaims(t *testing.T) {
 			if string(c.Raw) != tc.json {
 				t.Errorf("Raw = %q, want the input", c.Raw)
 			}
-			if !reflect.DeepEqual(c.Members, tc.want) {
-				t.Errorf("Members =\n\t%+v\nwant\n\t%+v", c.Members, tc.want)
+			if !reflect.DeepEqual(c.Members(), tc.want) {
+				t.Errorf("Members =\n\t%+v\nwant\n\t%+v", c.Members(), tc.want)
 			}
 		})
 	}
@@ -283,4 +284,37 @@ func TestClaimsGet(t *testing.T) {
 			t.Errorf("Get(%q) = %+v, %v; want %+v, %v", tc.name, v, ok, tc.want, tc.ok)
 		}
 	}
+}
+
+// TestWatchConcurrentGet reads one deferred claim set from many goroutines at once, as requests
+// sharing a cached token do; run with -race, it checks that the members are built once, safely.
+func TestWatchConcurrentGet(t *testing.T) {
+	j, err := Split(accessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"exp", "token_type"}
+	vals := make([]Value, len(names))
+	c, err := j.Watch(names, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.lazy {
+		t.Fatal("Watch built the members at once; this test needs them deferred")
+	}
+	if vals[0].Kind != Number || vals[0].Num != 1795887125 || vals[1].Text != "access" {
+		t.Fatalf("watched values = %+v", vals)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if v, ok := c.Get("jti"); !ok || v.Text != "ade5487163b04c179848ad8b20abd158" {
+				t.Errorf("Get(jti) = %+v, %v", v, ok)
+			}
+			if n := len(c.Members()); n != 5 {
+				t.Errorf("%d members, want 5", n)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -205,10 +205,10 @@ func FuzzParseClaims(f *testing.F) {
 		if err != nil {
 			t.Fatalf("refused with %v what the reference accepts: %q", err, data)
 		}
-		if len(c.Members) != len(want) {
-			t.Fatalf("%d members, reference has %d: %q", len(c.Members), len(want), data)
+		if len(c.Members()) != len(want) {
+			t.Fatalf("%d members, reference has %d: %q", len(c.Members()), len(want), data)
 		}
-		for _, m := range c.Members {
+		for _, m := range c.Members() {
 			w := want[m.Name]
 			if len(w.Items) == 0 && len(m.Value.Items) == 0 {
 				w.Items = m.Value.Items // nil and empty are the same here
@@ -294,6 +294,71 @@ func FuzzSplit(f *testing.F) {
 		}
 		if !json.Valid(c.Raw) {
 			t.Fatalf("Claims accepted invalid JSON %q", c.Raw)
+		}
+	})
+}
+
+// watchSets are the name lists FuzzWatch asks for: the verifier's (which lets Watch defer the
+// members), with a name given twice, with a dotted path, and more than Watch locates.
+var watchSets = [][]string{
+	{"exp", "nbf", "iat", "token_type", "sub", "user_id"},
+	{"exp", "nbf", "iat", "token_type", "sub", "exp"},
+	{"exp", "nbf", "iat", "token_type", "realm.roles", "aud"},
+	{"exp", "nbf", "iat", "token_type", "a", "b", "c", "d", "e"},
+}
+
+// FuzzWatch holds (*JWS).Watch to (*JWS).Claims: the same error, the same members, and for
+// every watched name the value Get gives, whichever way Watch took.
+func FuzzWatch(f *testing.F) {
+	for _, p := range []string{
+		accessPayload,
+		`{"exp":1,"nbf":2,"iat":3,"token_type":"access","sub":"a\u00e9\n","user_id":7}`,
+		`{"exp":{"a":1},"sub":"x"}`,
+		`{"exp":[1,2],"sub":"x"}`,
+		`{"exp.x":1,"sub":"x"}`,
+		`{"e\u0078p":1,"EXP":2}`,
+		`{"exp":1,"exp":2}`,
+		`{"realm":{"roles":["a","b"]},"aud":["x","y"],"exp":5}`,
+		`{"a":1,"b":"2","c":null,"d":true,"e":[],"exp":1e3}`,
+		`{"exp":1e999}`,
+		`[1]`,
+	} {
+		for i := range watchSets {
+			f.Add([]byte(p), uint8(i))
+		}
+	}
+	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256"}`))
+	f.Fuzz(func(t *testing.T, payload []byte, set uint8) {
+		if len(payload) == 0 {
+			return
+		}
+		names := watchSets[int(set)%len(watchSets)]
+		raw := header + "." + base64.RawURLEncoding.EncodeToString(payload) + ".c2ln"
+		j, err := Split(raw)
+		if err != nil {
+			t.Fatalf("Split: %v", err)
+		}
+		want, wantErr := j.Claims()
+		vals := make([]Value, len(names))
+		got, err := j.Watch(names, vals)
+		if err != wantErr {
+			t.Fatalf("Watch error %v, Claims error %v: %q", err, wantErr, payload)
+		}
+		if err != nil {
+			if got != nil {
+				t.Fatal("claims returned with an error")
+			}
+			return
+		}
+		for i, name := range names {
+			w, ok := want.Get(name)
+			if ok != (vals[i].Kind != 0) || !reflect.DeepEqual(vals[i], w) {
+				t.Fatalf("watched %s = %+v, Get gives %+v (present %v): %q", name, vals[i], w, ok, payload)
+			}
+		}
+		gm, wm := got.Members(), want.Members()
+		if len(gm)+len(wm) > 0 && !reflect.DeepEqual(gm, wm) || !bytes.Equal(got.Raw, want.Raw) {
+			t.Fatalf("Members = %+v, Claims gives %+v", got.Members(), want.Members())
 		}
 	})
 }

@@ -3,6 +3,7 @@ package token
 import (
 	"errors"
 	"hash/maphash"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -46,7 +47,18 @@ type decoder struct {
 	items    strStack // the scalar array being collected
 	dotted   bool     // a member name contains '.', so flattened names may collide
 	scratch  []byte   // scratch for unescaping strings
+
+	// watch, in the validating scan of (*JWS).Watch: the top-level names whose values it
+	// locates; watchAt[i] is 1 + the offset in s of the value of watch[i], 0 when absent. (Offsets
+	// rather than Values: a slice of the caller's Values would escape through the methods.)
+	// complex is set when a watched name holds an object or an array.
+	watch   []string
+	watchAt [maxWatch]int32
+	complex bool
 }
+
+// maxWatch is how many names (*JWS).Watch locates in its scan; with more it decodes everything.
+const maxWatch = 8
 
 // strStack is a stack of strings whose first entries live inline, so that a decoder kept on the
 // goroutine stack needs no allocation for the usual handful of names or array items. (A slice of
@@ -110,6 +122,25 @@ func (d *decoder) text() error {
 		return errSyntax // trailing data: a second value or garbage
 	}
 	return nil
+}
+
+// watchMember parses the value of the top-level member name in a validating scan and, when name
+// is watched, records where a scalar value starts (or that the value is an object or array).
+func (d *decoder) watchMember(name string) error {
+	if strings.IndexByte(name, '.') >= 0 {
+		d.dotted = true
+	}
+	i := slices.Index(d.watch, name)
+	if i < 0 || d.i >= len(d.s) {
+		return d.value("", false)
+	}
+	if c := d.s[d.i]; c == '{' || c == '[' {
+		d.complex = true
+		return d.value("", false)
+	}
+	d.watchAt[i] = int32(d.i) + 1
+	_, err := d.scalar()
+	return err
 }
 
 // value parses one JSON value at d.i. With emit, a scalar or scalar array is recorded as the
@@ -184,7 +215,12 @@ func (d *decoder) object(path string, top, emit bool) error {
 				name = path + "." + name
 			}
 			err = d.value(name, true)
+		case top && d.watch != nil:
+			err = d.watchMember(name)
 		default:
+			if strings.IndexByte(name, '.') >= 0 {
+				d.dotted = true
+			}
 			err = d.value("", false)
 		}
 		if err != nil {

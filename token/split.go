@@ -1,6 +1,7 @@
 package token
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -127,6 +128,58 @@ func parseHeader(s string) (Header, error) {
 		return Header{}, ErrHeaderAlg
 	}
 	return d.header, nil
+}
+
+// Watch is Claims for a caller that reads a few top-level claims on every token and the rest
+// seldom. It validates the payload exactly as Claims does and sets vals[i] to what
+// Get(names[i]) returns (a zero Value when absent), but builds the members only when Get or
+// Members first asks: allocating and filling them is most of what a decode costs in a server,
+// where every cache line it writes is a miss. len(vals) must be len(names).
+func (j *JWS) Watch(names []string, vals []Value) (*Claims, error) {
+	if len(j.payload) == 0 { // a JWS that did not come from Split: no payload is no claim set
+		return nil, ErrClaimsJSON
+	}
+	data := j.payload[:len(j.payload):len(j.payload)] // as in Claims
+	var d decoder                                     // set field by field, as in parseClaims
+	d.s = unsafe.String(&data[0], len(data))
+	located := len(names) <= maxWatch
+	if located {
+		d.watch = names
+	}
+	if err := d.text(); err != nil {
+		if err == ErrDuplicate {
+			return nil, ErrDuplicate
+		}
+		return nil, ErrClaimsJSON
+	}
+	if !located || d.dotted || d.complex || slices.ContainsFunc(names, isPath) {
+		// Flattened names may collide, which only the full decode checks; or a watched claim is
+		// an object or an array, or a dotted path into one, whose Get value only the members
+		// give: decode it all now.
+		c, err := parseClaims(data, d.s)
+		if err != nil {
+			return nil, err
+		}
+		for i, name := range names {
+			vals[i], _ = c.Get(name)
+		}
+		return c, nil
+	}
+	for i := range names {
+		vals[i] = Value{}
+		if j := slices.Index(names, names[i]); j < i { // a name given twice was located once
+			vals[i] = vals[j]
+		} else if at := d.watchAt[i]; at > 0 {
+			d.i = int(at - 1)
+			vals[i], _ = d.scalar() // the scan parsed it already
+		}
+	}
+	return &Claims{Raw: data, lazy: true}, nil
+}
+
+// isPath reports whether name is a dotted path (to a member of an object, for Get).
+func isPath(name string) bool {
+	return strings.IndexByte(name, '.') >= 0
 }
 
 // Claims parses the payload as a claim set.

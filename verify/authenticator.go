@@ -24,6 +24,21 @@ const (
 // key per kid in practice, plus the keys without an id.
 const candidateBuf = 8
 
+// The claims Verify reads on every token are picked up by the validating scan of the payload
+// ((*token.JWS).Watch), so that the claim set's members are only built when something else asks
+// for them. These are their indexes in Verifier.watch; the policy's SafeClaims follow.
+const (
+	watchExp = iota
+	watchNbf
+	watchIat
+	watchTokenType
+	watchSafe // the first of the SafeClaims
+)
+
+// watchBuf is how many watched claims Verify can hold without allocating: the four above, the
+// default user claims (sub, user_id) and two more.
+const watchBuf = 8
+
 // Verifier checks tokens against a Policy with keys from a Provider. It is safe for concurrent use.
 type Verifier struct {
 	policy Policy
@@ -36,6 +51,7 @@ type Verifier struct {
 	maxSize   int            // policy.MaxTokenSize with the default applied
 	leeway    float64        // policy.Leeway in seconds, the unit of NumericDate
 	algDesc   string         // description of an alg refusal
+	watch     []string       // the claims Verify reads on every token, see watchExp
 }
 
 // New validates the policy (known algorithms only, never none; leeway within MaxLeeway) and
@@ -100,6 +116,8 @@ func New(p Policy, kp keys.Provider, now func() time.Time) (*Verifier, error) {
 	if len(p.Algorithms) > 0 {
 		v.algDesc = "token alg is not one of the allowed algorithms: " + strings.Join(p.Algorithms, ", ")
 	}
+	v.watch = append([]string{watchExp: "exp", watchNbf: "nbf", watchIat: "iat", watchTokenType: "token_type"},
+		p.SafeClaims...)
 	v.refresher, _ = kp.(keys.Refresher)
 	v.cache = newTokenCache(p.CacheSize)
 	return v, nil
@@ -169,15 +187,22 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*token.Claims, error
 		return nil, refuse(ReasonSignature, "token signature does not verify with any configured key")
 	}
 
-	c, err := j.Claims()
+	var wbuf [watchBuf]token.Value
+	var w watched
+	if len(v.watch) <= len(wbuf) {
+		w = wbuf[:len(v.watch)]
+	} else {
+		w = make(watched, len(v.watch))
+	}
+	c, err := j.Watch(v.watch, w)
 	if err != nil {
 		return nil, refuse(ReasonClaims, err.Error())
 	}
-	if e := v.checkClaims(c, now); e != nil {
+	if e := v.checkClaims(c, w, now); e != nil {
 		return nil, e
 	}
 	if v.cache != nil {
-		notBefore, notAfter := v.window(c)
+		notBefore, notAfter := v.window(w)
 		v.cache.add(h, raw, c, set, notBefore, notAfter)
 	}
 	return c, nil
@@ -191,16 +216,23 @@ func (v *Verifier) clock() float64 {
 
 // window returns the times between which claims that passed checkTime keep passing it:
 // notBefore is the later of nbf and iat less the leeway, notAfter is exp plus the leeway.
-func (v *Verifier) window(c *token.Claims) (notBefore, notAfter float64) {
-	exp, _ := c.Get("exp") // present and a number: checkTime passed
-	notAfter = exp.Num + v.leeway
+func (v *Verifier) window(w watched) (notBefore, notAfter float64) {
+	notAfter = w[watchExp].Num + v.leeway // present and a number: checkTime passed
 	notBefore = -1 << 62
-	for _, name := range [...]string{"nbf", "iat"} {
-		if t, ok := c.Get(name); ok {
+	for _, i := range [...]int{watchNbf, watchIat} {
+		if t, ok := w.get(i); ok {
 			notBefore = max(notBefore, t.Num-v.leeway)
 		}
 	}
 	return notBefore, notAfter
+}
+
+// watched holds the values of v.watch's claims for one token, by index; a claim the token does
+// not have is a zero Value.
+type watched []token.Value
+
+func (w watched) get(i int) (token.Value, bool) {
+	return w[i], w[i].Kind != 0
 }
 
 // algAllowed reports whether alg is allowed: one of the policy's algorithms (which New checked
@@ -241,9 +273,10 @@ func (v *Verifier) candidates(ctx context.Context, dst []*keys.Key, kid, alg str
 	return set, cands, nil
 }
 
-// checkClaims applies the policy to verified claims. The descriptions name claims, never values.
-func (v *Verifier) checkClaims(c *token.Claims, now float64) *Error {
-	if e := v.checkTime(c, now); e != nil {
+// checkClaims applies the policy to verified claims, with w the values of v.watch. The
+// descriptions name claims, never values.
+func (v *Verifier) checkClaims(c *token.Claims, w watched, now float64) *Error {
+	if e := v.checkTime(w, now); e != nil {
 		return e
 	}
 	if len(v.policy.Issuers) > 0 {
@@ -262,11 +295,11 @@ func (v *Verifier) checkClaims(c *token.Claims, now float64) *Error {
 			return e
 		}
 	}
-	if e := v.checkTokenType(c); e != nil {
+	if e := v.checkTokenType(w); e != nil {
 		return e
 	}
-	for _, name := range v.policy.SafeClaims {
-		if val, ok := c.Get(name); ok && !HeaderSafe(val.Text) {
+	for i, name := range v.policy.SafeClaims {
+		if val, ok := w.get(watchSafe + i); ok && !HeaderSafe(val.Text) {
 			return refuse(ReasonUnsafeClaim, "claim "+name+" has a control character and cannot be sent in a header")
 		}
 	}
@@ -285,8 +318,8 @@ func (v *Verifier) checkClaims(c *token.Claims, now float64) *Error {
 // checkTime checks exp (required), nbf and iat against the clock, with the leeway. exp is the
 // time "on or after which the JWT MUST NOT be accepted" (RFC 7519 §4.1.4): at exp itself it has
 // expired. Times are compared as float seconds, as NumericDate allows fractions.
-func (v *Verifier) checkTime(c *token.Claims, now float64) *Error {
-	exp, ok := c.Get("exp")
+func (v *Verifier) checkTime(w watched, now float64) *Error {
+	exp, ok := w.get(watchExp)
 	if !ok {
 		return refuse(ReasonNoExp, "token has no exp; an expiry time is required")
 	}
@@ -296,7 +329,7 @@ func (v *Verifier) checkTime(c *token.Claims, now float64) *Error {
 	if now >= exp.Num+v.leeway {
 		return refuse(ReasonExpired, "token has expired")
 	}
-	if nbf, ok := c.Get("nbf"); ok {
+	if nbf, ok := w.get(watchNbf); ok {
 		if nbf.Kind != token.Number {
 			return refuse(ReasonClaims, "nbf must be a number")
 		}
@@ -304,7 +337,7 @@ func (v *Verifier) checkTime(c *token.Claims, now float64) *Error {
 			return refuse(ReasonNotYetValid, "token is not valid yet (nbf)")
 		}
 	}
-	if iat, ok := c.Get("iat"); ok {
+	if iat, ok := w.get(watchIat); ok {
 		if iat.Kind != token.Number {
 			return refuse(ReasonClaims, "iat must be a number")
 		}
@@ -343,12 +376,12 @@ func (v *Verifier) checkAudience(c *token.Claims) *Error {
 
 // checkTokenType applies the token_type rule: by default a token_type must say "access" (an
 // access-token verifier refuses refresh tokens, RFC 8725 §3.12); a configured value is required.
-func (v *Verifier) checkTokenType(c *token.Claims) *Error {
+func (v *Verifier) checkTokenType(w watched) *Error {
 	want := v.policy.TokenType
 	if want == TokenTypeOff {
 		return nil
 	}
-	tt, ok := c.Get("token_type")
+	tt, ok := w.get(watchTokenType)
 	if !ok {
 		if want == TokenTypeDefault {
 			return nil
