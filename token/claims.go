@@ -66,12 +66,11 @@ func (c *Claims) Members() []Member {
 	return c.members
 }
 
-// build decodes the members of Claims from Watch, whose payload Watch already validated.
+// build decodes the members of Claims from Watch, whose payload Watch already validated. As in
+// (*JWS).Claims, the member texts alias Raw.
 func (c *Claims) build() {
-	var d decoder
-	d.s, d.emit = unsafe.String(unsafe.SliceData(c.Raw), len(c.Raw)), true
-	if d.text() == nil {
-		c.members = d.members
+	if full, err := parseClaims(c.Raw, unsafe.String(unsafe.SliceData(c.Raw), len(c.Raw))); err == nil {
+		c.members = full.members
 	}
 }
 
@@ -116,16 +115,22 @@ func parseClaims(data []byte, s string) (*Claims, error) {
 	var d decoder // set field by field: a composite literal would take a second copy of it on the stack
 	d.s, d.emit, d.members = s, true, c.members
 	if err := d.text(); err != nil {
-		if err == ErrDuplicate {
-			return nil, ErrDuplicate
-		}
-		return nil, ErrClaimsJSON
+		return nil, claimsError(err)
 	}
 	if d.dotted && !distinctNames(d.members) {
 		return nil, ErrDuplicate
 	}
 	c.Raw, c.members = data, d.members
 	return c, nil
+}
+
+// claimsError is the error a claim set's decoding reports for a decoder error: ErrDuplicate, or
+// else ErrClaimsJSON.
+func claimsError(err error) error {
+	if err == ErrDuplicate {
+		return ErrDuplicate
+	}
+	return ErrClaimsJSON
 }
 
 // newClaims returns Claims with room for n members. A typical claim set has a handful, which

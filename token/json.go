@@ -127,9 +127,6 @@ func (d *decoder) text() error {
 // watchMember parses the value of the top-level member name in a validating scan and, when name
 // is watched, records where a scalar value starts (or that the value is an object or array).
 func (d *decoder) watchMember(name string) error {
-	if strings.IndexByte(name, '.') >= 0 {
-		d.dotted = true
-	}
 	i := slices.Index(d.watch, name)
 	if i < 0 || d.i >= len(d.s) {
 		return d.value("", false)
@@ -204,13 +201,13 @@ func (d *decoder) object(path string, top, emit bool) error {
 		}
 		d.i++
 		d.ws()
+		if isPath(name) {
+			d.dotted = true
+		}
 		switch {
 		case top && d.isHeader:
 			err = d.headerMember(name)
 		case emit:
-			if strings.IndexByte(name, '.') >= 0 {
-				d.dotted = true
-			}
 			if !top {
 				name = path + "." + name
 			}
@@ -218,9 +215,6 @@ func (d *decoder) object(path string, top, emit bool) error {
 		case top && d.watch != nil:
 			err = d.watchMember(name)
 		default:
-			if strings.IndexByte(name, '.') >= 0 {
-				d.dotted = true
-			}
 			err = d.value("", false)
 		}
 		if err != nil {

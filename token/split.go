@@ -147,10 +147,7 @@ func (j *JWS) Watch(names []string, vals []Value) (*Claims, error) {
 		d.watch = names
 	}
 	if err := d.text(); err != nil {
-		if err == ErrDuplicate {
-			return nil, ErrDuplicate
-		}
-		return nil, ErrClaimsJSON
+		return nil, claimsError(err)
 	}
 	if !located || d.dotted || d.complex || slices.ContainsFunc(names, isPath) {
 		// Flattened names may collide, which only the full decode checks; or a watched claim is
@@ -177,7 +174,8 @@ func (j *JWS) Watch(names []string, vals []Value) (*Claims, error) {
 	return &Claims{Raw: data, lazy: true}, nil
 }
 
-// isPath reports whether name is a dotted path (to a member of an object, for Get).
+// isPath reports whether name has a '.': a dotted path to a nested member (for Get), or a member
+// name whose flattened form may collide with another's.
 func isPath(name string) bool {
 	return strings.IndexByte(name, '.') >= 0
 }
