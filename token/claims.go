@@ -3,7 +3,6 @@ package token
 import (
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -54,16 +53,14 @@ type Claims struct {
 	// members lists every flattened claim in document order. In Claims from (*JWS).Watch it is
 	// built by build on first use: the payload was validated then, so building cannot fail.
 	members []Member
-	// lazy is set when members is built on first use, before the Claims is shared, never after.
-	// Atomic, as Watch claims a spare Claims from Split by setting it (see (*JWS).Watch).
-	lazy atomic.Bool
-	once sync.Once
+	lazy    bool // members is built on first use; set before the Claims is shared, never after
+	once    sync.Once
 }
 
 // Members returns every flattened claim in document order, the registered ones included. The
 // slice is shared and must not be modified.
 func (c *Claims) Members() []Member {
-	if c.lazy.Load() {
+	if c.lazy {
 		c.once.Do(c.build)
 	}
 	return c.members

@@ -299,7 +299,7 @@ func TestWatchConcurrentGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.lazy.Load() {
+	if !c.lazy {
 		t.Fatal("Watch built the members at once; this test needs them deferred")
 	}
 	if vals[0].Kind != Number || vals[0].Num != 1795887125 || vals[1].Text != "access" {
@@ -317,76 +317,4 @@ func TestWatchConcurrentGet(t *testing.T) {
 		})
 	}
 	wg.Wait()
-}
-
-// TestWatchOneAllocation checks that a split token whose claims are watched costs one
-// allocation: the signature, the payload and the Claims share it (newSpare).
-func TestWatchOneAllocation(t *testing.T) {
-	names := []string{"exp", "nbf", "iat", "token_type", "user_id"}
-	vals := make([]Value, len(names))
-	n := testing.AllocsPerRun(100, func() {
-		j, err := Split(accessToken)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := j.Watch(names, vals); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if n != 1 {
-		t.Fatalf("Split and Watch made %v allocations, want 1", n)
-	}
-}
-
-// TestWatchSpareOnce calls Watch twice on one JWS and once on a copy of it: each call must get
-// a Claims of its own, as a Claims is shared only through the caller.
-func TestWatchSpareOnce(t *testing.T) {
-	j, err := Split(accessToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spare := j.spare
-	if spare == nil {
-		t.Fatal("Split set no Claims aside for a typical token")
-	}
-	names := []string{"user_id"}
-	vals := make([]Value, 1)
-	watch := func(j *JWS) *Claims {
-		t.Helper()
-		c, err := j.Watch(names, vals)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v, ok := c.Get("jti"); !ok || v.Text != "ade5487163b04c179848ad8b20abd158" || vals[0].Text != "1" {
-			t.Fatalf("Get(jti) = %+v, %v; user_id %+v", v, ok, vals[0])
-		}
-		return c
-	}
-	first := watch(&j)
-	again := watch(&j)
-	cp := j
-	copied := watch(&cp)
-	if first != spare {
-		t.Fatal("the first Watch did not hand out the spare Claims")
-	}
-	if again == first || copied == first || copied == again {
-		t.Fatal("two Watch calls returned the same Claims")
-	}
-}
-
-// TestNewSpare checks the sizes newSpare serves from one block, and that larger tokens still
-// get their bytes.
-func TestNewSpare(t *testing.T) {
-	for _, n := range []int{1, 64, 65, 144, 145, 300, 448, 960, 961, 5000} {
-		c, b := newSpare(n)
-		if len(b) != n {
-			t.Fatalf("newSpare(%d) gave %d bytes", n, len(b))
-		}
-		if (c != nil) != (n <= 960) {
-			t.Fatalf("newSpare(%d): spare Claims %v", n, c != nil)
-		}
-		if c != nil && (c.lazy.Load() || c.Raw != nil || c.members != nil) {
-			t.Fatalf("newSpare(%d): the spare Claims is not empty", n)
-		}
-	}
 }

@@ -47,11 +47,10 @@ func Split(raw string) (JWS, error) {
 			return JWS{}, ErrBase64
 		}
 	}
-	// One allocation holds the signature, the payload and, for Watch, their Claims: decoding
-	// costs one pass each, the same as checking, and in a server every allocation's memory is a
-	// cache miss.
+	// One allocation holds the signature and the payload: decoding them costs one pass each,
+	// the same as checking them.
 	nSig := b64.DecodedLen(len(sigSeg))
-	spare, decoded := newSpare(nSig + b64.DecodedLen(len(payload)))
+	decoded := make([]byte, nSig+b64.DecodedLen(len(payload)))
 	body, ok := decodeCanonical(decoded[nSig:], payload)
 	if !ok {
 		return JWS{}, ErrBase64
@@ -74,42 +73,7 @@ func Split(raw string) (JWS, error) {
 			lastHeader.Store(m)
 		}
 	}
-	return JWS{Header: h, SigningInput: raw[:dot2], Signature: signature, payload: body, spare: spare}, nil
-}
-
-// newSpare returns n bytes for a token's signature and payload and, in the same allocation, an
-// empty Claims for Watch, for the sizes of nearly all real tokens; above those, the bytes alone
-// and a nil Claims. The blocks fill Go's size classes, with the 64-byte Claims.
-func newSpare(n int) (*Claims, []byte) {
-	switch {
-	case n <= 64:
-		return withBytes(n, func(b *[64]byte) []byte { return b[:] })
-	case n <= 144:
-		return withBytes(n, func(b *[144]byte) []byte { return b[:] })
-	case n <= 192:
-		return withBytes(n, func(b *[192]byte) []byte { return b[:] })
-	case n <= 256:
-		return withBytes(n, func(b *[256]byte) []byte { return b[:] })
-	case n <= 320:
-		return withBytes(n, func(b *[320]byte) []byte { return b[:] })
-	case n <= 448:
-		return withBytes(n, func(b *[448]byte) []byte { return b[:] })
-	case n <= 576:
-		return withBytes(n, func(b *[576]byte) []byte { return b[:] })
-	case n <= 960:
-		return withBytes(n, func(b *[960]byte) []byte { return b[:] })
-	}
-	return nil, make([]byte, n)
-}
-
-// withBytes allocates an empty Claims and an array A of bytes in one block, and returns the
-// Claims and the first n bytes.
-func withBytes[A any](n int, bytes func(*A) []byte) (*Claims, []byte) {
-	b := new(struct {
-		c Claims
-		b A
-	})
-	return &b.c, bytes(&b.b)[:n]
+	return JWS{Header: h, SigningInput: raw[:dot2], Signature: signature, payload: body}, nil
 }
 
 // lastHeader is the last header segment Split parsed, with its Header. The tokens of one issuer
@@ -207,14 +171,7 @@ func (j *JWS) Watch(names []string, vals []Value) (*Claims, error) {
 			vals[i], _ = d.scalar() // the scan parsed it already
 		}
 	}
-	// The spare is handed out once, even to copies of j: a Claims is never shared by two calls.
-	c := j.spare
-	if c == nil || !c.lazy.CompareAndSwap(false, true) {
-		c = new(Claims)
-		c.lazy.Store(true)
-	}
-	c.Raw = data
-	return c, nil
+	return &Claims{Raw: data, lazy: true}, nil
 }
 
 // isPath reports whether name has a '.': a dotted path to a nested member (for Get), or a member

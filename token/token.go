@@ -39,7 +39,4 @@ type JWS struct {
 	// shares one allocation with Signature and is never written after Split: the claims of
 	// every Claims call alias it.
 	payload []byte
-	// spare, when Split could place it in the same allocation, is the Claims that Watch hands
-	// out (see newSpare); nil otherwise.
-	spare *Claims
 }
