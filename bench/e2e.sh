@@ -276,17 +276,31 @@ run_wrk() {
 	wrk_finish "$1" "$2"
 }
 
+# wakeups prints how many rescheduling and function-call interrupts CLIENT_CPU has taken since
+# boot (0 when /proc/interrupts does not list them). Nearly all of them during a run are the
+# server's CPU waking wrk, which had gone idle, to take a response; see bench/README.md.
+wakeups() {
+	awk -v cpu="CPU$CLIENT_CPU" '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == cpu) col = i + 1; next }
+		col && ($1 == "RES:" || $1 == "CAL:") { n += $col }
+		END { print n + 0 }' /proc/interrupts 2>/dev/null || echo 0
+}
+
 # measure warms configuration name up, then runs wrk for DURATION seconds and sets cpu_us (server
-# CPU microseconds per request), rps (requests per second) and busy (the server's CPU time as a
+# CPU microseconds per request), rps (requests per second), busy (the server's CPU time as a
 # percentage of the run's length: about 100 when it is saturated, as it should be; lower when it
-# waited for wrk or when another process took its CPU).
-cpu_us=0 rps=0 busy=0
+# waited for wrk or when another process took its CPU) and wake (wake-ups of wrk's CPU per
+# request, see wakeups).
+cpu_us=0 rps=0 busy=0 wake=0
 measure() {
-	local name=$1 pool=$2 t0 t1
+	local name=$1 pool=$2 t0 t1 w0 w1
 	run_wrk "$name" "$pool" "$WARMUP"
 	t0=$(cpu_ticks "${pid[$name]}")
+	w0=$(wakeups)
 	run_wrk "$name" "$pool" "$DURATION"
+	w1=$(wakeups)
 	t1=$(cpu_ticks "${pid[$name]}")
+	wake=$(awk -v w=$((w1 - w0)) -v n="$wrk_requests" 'BEGIN { printf "%.3f", w / n }')
 	cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$wrk_requests" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
 	rps=$(awk -v n="$wrk_requests" -v s="$wrk_seconds" 'BEGIN { printf "%.0f", n / s }')
 	busy=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v s="$wrk_seconds" 'BEGIN { printf "%.0f", d / hz / s * 100 }')
@@ -420,6 +434,7 @@ main() {
 	local load_before
 	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 	local rows=() disturbed=() min_busy round_busy try order=() kind pool r plain_us jwt_us ratios plains jwts
+	local wake_plain wake_jwt plain_wakes jwt_wakes wake_rows=()
 	for s in "${scenarios[@]}"; do
 		kind=${s%%-*}
 		alg=${s#*-}
@@ -430,7 +445,7 @@ main() {
 		else
 			pool=$alg.tokens
 		fi
-		ratios=() plains=() jwts=() min_busy=100
+		ratios=() plains=() jwts=() plain_wakes=() jwt_wakes=() min_busy=100
 		for ((r = 1; r <= ROUNDS; r++)); do
 			# Alternate which configuration goes first (ABBA...), so that a drift in the machine's
 			# speed during a round does not favour one side.
@@ -449,10 +464,10 @@ main() {
 						measure "$name" "$pool"
 						((busy >= round_busy)) || round_busy=$busy
 						if [[ $name == plain ]]; then
-							plain_us=$cpu_us
+							plain_us=$cpu_us wake_plain=$wake
 							log "$s round $r/$ROUNDS: plain    $cpu_us CPU-µs/req ($rps req/s, server busy $busy%)"
 						else
-							jwt_us=$cpu_us
+							jwt_us=$cpu_us wake_jwt=$wake
 							log "$s round $r/$ROUNDS: $([[ $name == aa ]] && echo 'plain 2 ' || echo jwt_auth) $cpu_us CPU-µs/req ($rps req/s, server busy $busy%)"
 						fi
 					done
@@ -467,9 +482,16 @@ main() {
 			((round_busy >= min_busy)) || min_busy=$round_busy
 			plains+=("$plain_us")
 			jwts+=("$jwt_us")
+			if [[ $MODE != concurrent ]]; then
+				plain_wakes+=("$wake_plain")
+				jwt_wakes+=("$wake_jwt")
+			fi
 			ratios+=("$(awk -v j="$jwt_us" -v p="$plain_us" 'BEGIN { printf "%.4f", j / p }')")
 		done
 		rows+=("$(row "$s" "$alg" "${ratios[*]}" "${plains[*]}" "${jwts[*]}" "${raw_ns[$alg]:-0}" "$min_busy")")
+		if ((${#plain_wakes[@]})); then
+			wake_rows+=("$s $(median "${plain_wakes[@]}") $(median "${jwt_wakes[@]}")")
+		fi
 		if ((min_busy < MIN_BUSY)); then
 			disturbed+=("$s")
 		fi
@@ -491,6 +513,19 @@ main() {
 			"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" "$load_before" "$load_after"
 		printf 'Raw signature check on the server CPU (crypto/hmac, crypto/ecdsa, crypto/ed25519): HS256 %s µs, ES256 %s µs, EdDSA %s µs.\n' \
 			"$(us "${raw_ns[hs256]}")" "$(us "${raw_ns[es256]}")" "$(us "${raw_ns[eddsa]}")"
+		if ((${#wake_rows[@]})); then
+			# Sent by the server's CPU, and paid for there, each time a response finds wrk idle.
+			local w sc wp wj other parts=()
+			for w in "${wake_rows[@]}"; do
+				read -r sc wp wj <<<"$w"
+				other=jwt_auth
+				[[ $sc != aa ]] || other='plain 2'
+				parts+=("$sc: plain $wp, $other $wj")
+			done
+			local joined
+			joined=$(printf '%s; ' "${parts[@]}")
+			printf 'Wake-ups of wrk'"'"'s CPU per request (median): %s.\n' "${joined%; }"
+		fi
 		if ((${#disturbed[@]})); then
 			printf '\nDisturbed: %s. A round of these had the server busy less than %s%% of a run even after %s retries: it waited for wrk, or another process took its CPU. Run again on an idle machine.\n' "${disturbed[*]}" "$MIN_BUSY" "$RETRIES"
 		fi
