@@ -41,6 +41,23 @@ func BenchmarkClaims(b *testing.B) {
 	}
 }
 
+// BenchmarkWatch is the claims step of a verification: validating the payload and locating the
+// claims the verifier reads on every token (its list with user_id as the header-safe claim).
+func BenchmarkWatch(b *testing.B) {
+	j, err := Split(accessToken)
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := []string{"exp", "nbf", "iat", "token_type", "user_id"}
+	vals := make([]Value, len(names))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := j.Watch(names, vals); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkParseClaims(b *testing.B) {
 	for _, bc := range []struct{ name, json string }{
 		{"simplejwt", accessPayload},
