@@ -49,11 +49,11 @@ type decoder struct {
 	scratch  []byte   // scratch for unescaping strings
 
 	// watch, in the validating scan of (*JWS).Watch: the top-level names whose values it
-	// locates; watchAt[i] is 1 + the offset in s of the value of watch[i], 0 when absent. (Offsets
-	// rather than Values: a slice of the caller's Values would escape through the methods.)
-	// complex is set when a watched name holds an object or an array.
+	// keeps; watched[i] is the value of watch[i], a zero Value when absent. (An array here rather
+	// than the caller's slice, which would escape through the methods.) complex is set when a
+	// watched name holds an object or an array.
 	watch   []string
-	watchAt [maxWatch]int32
+	watched [maxWatch]Value
 	complex bool
 }
 
@@ -125,7 +125,7 @@ func (d *decoder) text() error {
 }
 
 // watchMember parses the value of the top-level member name in a validating scan and, when name
-// is watched, records where a scalar value starts (or that the value is an object or array).
+// is watched, keeps it if it is a scalar (or records that it is an object or array).
 func (d *decoder) watchMember(name string) error {
 	i := slices.Index(d.watch, name)
 	if i < 0 || d.i >= len(d.s) {
@@ -135,8 +135,8 @@ func (d *decoder) watchMember(name string) error {
 		d.complex = true
 		return d.value("", false)
 	}
-	d.watchAt[i] = int32(d.i) + 1
-	_, err := d.scalar()
+	v, err := d.scalar()
+	d.watched[i] = v
 	return err
 }
 

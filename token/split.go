@@ -162,14 +162,8 @@ func (j *JWS) Watch(names []string, vals []Value) (*Claims, error) {
 		}
 		return c, nil
 	}
-	for i := range names {
-		vals[i] = Value{}
-		if j := slices.Index(names, names[i]); j < i { // a name given twice was located once
-			vals[i] = vals[j]
-		} else if at := d.watchAt[i]; at > 0 {
-			d.i = int(at - 1)
-			vals[i], _ = d.scalar() // the scan parsed it already
-		}
+	for i, name := range names {
+		vals[i] = d.watched[slices.Index(names, name)] // a name given twice is kept at its first index
 	}
 	return &Claims{Raw: data, lazy: true}, nil
 }
