@@ -125,7 +125,8 @@ func (d *decoder) text() error {
 }
 
 // watchMember parses the value of the top-level member name in a validating scan and, when name
-// is watched, keeps it if it is a scalar (or records that it is an object or array).
+// is watched, keeps it if it is a scalar (or records that it is an object or array), at every
+// index where watch has name.
 func (d *decoder) watchMember(name string) error {
 	i := slices.Index(d.watch, name)
 	if i < 0 || d.i >= len(d.s) {
@@ -136,7 +137,11 @@ func (d *decoder) watchMember(name string) error {
 		return d.value("", false)
 	}
 	v, err := d.scalar()
-	d.watched[i] = v
+	for ; i < len(d.watch); i++ {
+		if d.watch[i] == name {
+			d.watched[i] = v
+		}
+	}
 	return err
 }
 

@@ -162,9 +162,7 @@ func (j *JWS) Watch(names []string, vals []Value) (*Claims, error) {
 		}
 		return c, nil
 	}
-	for i, name := range names {
-		vals[i] = d.watched[slices.Index(names, name)] // a name given twice is kept at its first index
-	}
+	copy(vals, d.watched[:len(names)])
 	return &Claims{Raw: data, lazy: true}, nil
 }
 
