@@ -301,9 +301,19 @@ measure() {
 	w1=$(wakeups)
 	t1=$(cpu_ticks "${pid[$name]}")
 	wake=$(awk -v w=$((w1 - w0)) -v n="$wrk_requests" 'BEGIN { printf "%.3f", w / n }')
-	cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$wrk_requests" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
+	cpu_us=$(us_per_request $((t1 - t0)) "$wrk_requests")
 	rps=$(awk -v n="$wrk_requests" -v s="$wrk_seconds" 'BEGIN { printf "%.0f", n / s }')
-	busy=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v s="$wrk_seconds" 'BEGIN { printf "%.0f", d / hz / s * 100 }')
+	busy=$(busy_percent $((t1 - t0)) "$wrk_seconds")
+}
+
+# us_per_request prints CPU time in clock ticks per request, in microseconds.
+us_per_request() {
+	awk -v d="$1" -v hz="$CLK_TCK" -v n="$2" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }'
+}
+
+# busy_percent prints CPU time in clock ticks as a percentage of a run of secs seconds.
+busy_percent() {
+	awk -v d="$1" -v hz="$CLK_TCK" -v s="$2" 'BEGIN { printf "%.0f", d / hz / s * 100 }'
 }
 
 # measure_both is measure for MODE=concurrent: configurations a and b take the load at the same
@@ -327,9 +337,9 @@ measure_both() {
 	nb=$wrk_requests
 	a1=$(cpu_ticks "${pid[$a]}")
 	b1=$(cpu_ticks "${pid[$b]}")
-	cpu_us_a=$(awk -v d=$((a1 - a0)) -v hz="$CLK_TCK" -v n="$na" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
-	cpu_us_b=$(awk -v d=$((b1 - b0)) -v hz="$CLK_TCK" -v n="$nb" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
-	busy=$(awk -v d=$((a1 - a0 + b1 - b0)) -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.0f", d / hz / s * 100 }')
+	cpu_us_a=$(us_per_request $((a1 - a0)) "$na")
+	cpu_us_b=$(us_per_request $((b1 - b0)) "$nb")
+	busy=$(busy_percent $((a1 - a0 + b1 - b0)) "$secs")
 }
 
 # cpu_use prints how busy all CPUs were, in percent, over the next second (from /proc/stat).
