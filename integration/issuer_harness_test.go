@@ -36,6 +36,10 @@ func (c *caddyInstance) reload(t *testing.T, s *caddyServer, site string) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "text/caddyfile")
+	// Each load replaces Caddy's admin server, which closes the connection this request came on;
+	// kept alive, the next reload could go out on it just as it closes (EOF, and net/http does
+	// not resend a POST). So every reload has a connection of its own, as `caddy reload` does.
+	req.Close = true
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatalf("reload: %v", err)
