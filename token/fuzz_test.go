@@ -322,6 +322,26 @@ func FuzzWatch(f *testing.F) {
 		`{"a":1,"b":"2","c":null,"d":true,"e":[],"exp":1e3}`,
 		`{"exp":1e999}`,
 		`[1]`,
+		// At the edges of scanFlat's fast path.
+		`{}`,
+		` { "exp" : 1 , "sub" : "x" } `,
+		`{"exp":123456789012345,"iat":-1234567890123456}`,
+		`{"exp":0,"iat":-0,"nbf":01}`,
+		`{"exp":1.5,"sub":"x"}`,
+		`{"exp":1E3}`,
+		`{"exp":-,"sub":"x"}`,
+		`{"sub":"a\"b"}`,
+		`{"sub":"\u0041","Sub":"x"}`,
+		"{\"sub\":\"\x7f\",\"user_id\":\"\x01\"}",
+		`{"sub":"é"}`,
+		`{"Exp":1,"eXP":2}`,
+		`{"token_type":tru}`,
+		`{"token_type":true,"a":false,"b":null,"c":nul}`,
+		`{"":1,"exp":2}`,
+		`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"exp":17}`,
+		`{"exp":1}x`,
+		`{"exp":1,}`,
+		`{"exp":1`,
 	} {
 		for i := range watchSets {
 			f.Add([]byte(p), uint8(i))

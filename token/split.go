@@ -134,22 +134,29 @@ func parseHeader(s string) (Header, error) {
 // seldom. It validates the payload exactly as Claims does and sets vals[i] to what
 // Get(names[i]) returns (a zero Value when absent), but builds the members only when Get or
 // Members first asks: allocating and filling them is most of what a decode costs in a server,
-// where every cache line it writes is a miss. len(vals) must be len(names).
+// where every cache line it writes is a miss. A flat claim set, as nearly every access token
+// has, is validated by scanFlat's single loop; anything else by the general scanner.
+// len(vals) must be len(names).
 func (j *JWS) Watch(names []string, vals []Value) (*Claims, error) {
 	if len(j.payload) == 0 { // a JWS that did not come from Split: no payload is no claim set
 		return nil, ErrClaimsJSON
 	}
 	data := j.payload[:len(j.payload):len(j.payload)] // as in Claims
-	var d decoder                                     // set field by field, as in parseClaims
-	d.s = unsafe.String(&data[0], len(data))
-	located := len(names) <= maxWatch
+	s := unsafe.String(&data[0], len(data))
+	// A dotted name is a path into a nested object, which only the members give.
+	located := len(names) <= maxWatch && !slices.ContainsFunc(names, isPath)
+	if located && scanFlat(s, names, vals) {
+		return &Claims{Raw: data, lazy: true}, nil
+	}
+	var d decoder // set field by field, as in parseClaims
+	d.s = s
 	if located {
 		d.watch = names
 	}
 	if err := d.text(); err != nil {
 		return nil, claimsError(err)
 	}
-	if !located || d.dotted || d.complex || slices.ContainsFunc(names, isPath) {
+	if !located || d.dotted || d.complex {
 		// Flattened names may collide, which only the full decode checks; or a watched claim is
 		// an object or an array, or a dotted path into one, whose Get value only the members
 		// give: decode it all now.
