@@ -135,12 +135,12 @@ func argon2Params(hash string) (string, error) {
 	case m > argon2MaxMemory:
 		return "", errors.New("argon2id memory (m) over 4 GiB: check the hash's m= value")
 	}
-	salt, err := base64.RawStdEncoding.Strict().DecodeString(parts[4])
-	if err != nil || len(salt) < argon2MinSalt {
+	salt, ok := unpaddedBase64(parts[4])
+	if !ok || len(salt) < argon2MinSalt {
 		return "", fmt.Errorf("argon2id salt must be at least %d bytes of unpadded base64", argon2MinSalt)
 	}
-	key, err := base64.RawStdEncoding.Strict().DecodeString(parts[5])
-	if err != nil || len(key) < argon2MinKey || len(key) > argon2MaxKey {
+	key, ok := unpaddedBase64(parts[5])
+	if !ok || len(key) < argon2MinKey || len(key) > argon2MaxKey {
 		return "", fmt.Errorf("argon2id key must be %d to %d bytes of unpadded base64", argon2MinKey, argon2MaxKey)
 	}
 	return fmt.Sprintf("m=%d,t=%d,p=%d,k=%d", m, t, p, len(key)), nil
@@ -157,4 +157,15 @@ func costClass(alg int, hash string) string {
 		class, _ = argon2Params(hash)
 	}
 	return strconv.Itoa(alg) + ":" + class
+}
+
+// unpaddedBase64 decodes s when it is unpadded standard base64 and nothing else. The standard
+// decoder skips '\r' and '\n' even in strict mode, so without the check a line ending in "\r "
+// would keep its CR in the hash, and the file would not read back the same.
+func unpaddedBase64(s string) ([]byte, bool) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, false
+	}
+	b, err := base64.RawStdEncoding.Strict().DecodeString(s)
+	return b, err == nil
 }

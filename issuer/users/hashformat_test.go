@@ -40,6 +40,9 @@ func TestCheckHash(t *testing.T) {
 		{"argon2id short salt", "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$" + ha[strings.LastIndex(ha, "$")+1:], "salt must be at least 8 bytes"},
 		{"argon2id empty key", ha[:strings.LastIndex(ha, "$")+1], "key must be 16 to 1024 bytes"},
 		{"argon2id key not base64", ha + "!", "key must be"},
+		// encoding/base64 skips CR and LF; a hash holding one is damaged, not another encoding.
+		{"argon2id key with a CR", ha + "\r", "key must be"},
+		{"argon2id salt with a LF", strings.Replace(ha, "Ug$", "U\ng$", 1), "salt must be"},
 		{"other formats are left to their comparer", "$5$rounds=5000$salt$hash", ""},
 	}
 	for _, tt := range tests {
