@@ -117,30 +117,25 @@ func flatString(s string, i int) (string, int, bool) {
 }
 
 // flatInt returns the integer that starts at s[i] and the index after it, when it has the JSON
-// form of an integer (no leading zero) and at most 15 digits, which a float64 holds exactly, as
-// smallInt converts them.
+// form of an integer (no leading zero) and smallInt converts it exactly (at most 15 digits).
 func flatInt(s string, i int) (Value, int, bool) {
-	j := i
-	if s[j] == '-' {
-		j++
+	start := i
+	if s[start] == '-' {
+		start++
 	}
-	start := j
-	var n int64
-	for j < len(s) && '0' <= s[j] && s[j] <= '9' {
-		n = n*10 + int64(s[j]-'0') // wraps past 18 digits, which are refused below
-		j++
-	}
-	if digits := j - start; digits == 0 || digits > 15 || digits > 1 && s[start] == '0' {
+	j := digits(s, start)
+	switch {
+	case j == start, j-start > 1 && s[start] == '0':
+		return Value{}, i, false
+	case j < len(s) && (s[j] == '.' || s[j] == 'e' || s[j] == 'E'):
 		return Value{}, i, false
 	}
-	if j < len(s) && (s[j] == '.' || s[j] == 'e' || s[j] == 'E') {
+	text := s[i:j]
+	f, ok := smallInt(text)
+	if !ok {
 		return Value{}, i, false
 	}
-	f := float64(n)
-	if start > i {
-		f = -f
-	}
-	return Value{Kind: Number, Text: s[i:j], Num: f}, j, true
+	return Value{Kind: Number, Text: text, Num: f}, j, true
 }
 
 // skipSpace returns the index of the first byte at or after i that is not JSON whitespace.

@@ -98,14 +98,7 @@ func (s *strStack) clone(start int) []string {
 
 // ws skips JSON whitespace.
 func (d *decoder) ws() {
-	for d.i < len(d.s) {
-		switch d.s[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
+	d.i = skipSpace(d.s, d.i)
 }
 
 // text parses the single JSON object that d.s must consist of, whitespace aside.
