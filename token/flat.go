@@ -9,9 +9,6 @@ import "strings"
 // pushed the scanner's code and branch history out of the CPU, that is a good part of what a new
 // token costs.
 
-// flatMembers is how many members scanFlat takes; it compares their names pairwise.
-const flatMembers = 16
-
 // flatByte marks the bytes a string may hold in scanFlat's fast path: printable ASCII (0x20-0x7f)
 // except '"' and '\\', so that a string without escapes or multi-byte characters is its own text.
 var flatByte = func() (t [256]bool) {
@@ -21,16 +18,16 @@ var flatByte = func() (t [256]bool) {
 	return t
 }()
 
-// scanFlat is Watch's validating scan for a flat claim set: one object whose member names are
-// ASCII strings without '.' or escapes, pairwise distinct ignoring case, and whose values are
-// such strings (any printable ASCII but '"' and '\\'), integers of at most 15 digits, true,
-// false or null. It then sets vals[i] to the value of names[i] (a zero Value when absent), as
-// Watch does, and returns true. For anything else, valid or not, it returns false and leaves the
-// verdict to the general scanner: an escape, a non-ASCII byte, a fraction or exponent, a nested
-// value, a duplicate, a syntax error.
+// scanFlat is Watch's validating scan for a flat claim set: one object of at most pairwiseLimit
+// members whose names are ASCII strings without '.' or escapes, pairwise distinct ignoring case,
+// and whose values are such strings (any printable ASCII but '"' and '\\'), integers of at most
+// 15 digits, true, false or null. It then sets vals[i] to the value of names[i] (a zero Value
+// when absent), as Watch does, and returns true. For anything else, valid or not, it returns
+// false and leaves the verdict to the general scanner: an escape, a non-ASCII byte, a fraction or
+// exponent, a nested value, a duplicate, a syntax error.
 func scanFlat(s string, names []string, vals []Value) bool {
 	clear(vals)
-	var seen [flatMembers]string
+	var seen [pairwiseLimit]string // the names so far, compared pairwise as the decoder does
 	n := 0
 	i := skipSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
@@ -42,7 +39,7 @@ func scanFlat(s string, names []string, vals []Value) bool {
 		if !ok || n == len(seen) || strings.IndexByte(name, '.') >= 0 {
 			return false
 		}
-		for _, prev := range seen[:n] {
+		for _, prev := range seen[:n] { // sameName for top-level names; ASCII ones fold to their own length
 			if len(prev) == len(name) && strings.EqualFold(prev, name) {
 				return false
 			}
@@ -80,11 +77,7 @@ func scanFlat(s string, names []string, vals []Value) bool {
 		default:
 			return false
 		}
-		for k, w := range names {
-			if w == name {
-				vals[k] = v
-			}
-		}
+		keepWatched(names, vals, name, v)
 		i = skipSpace(s, i)
 		if i >= len(s) {
 			return false

@@ -121,8 +121,7 @@ func (d *decoder) text() error {
 // is watched, keeps it if it is a scalar (or records that it is an object or array), at every
 // index where watch has name.
 func (d *decoder) watchMember(name string) error {
-	i := slices.Index(d.watch, name)
-	if i < 0 || d.i >= len(d.s) {
+	if !slices.Contains(d.watch, name) || d.i >= len(d.s) {
 		return d.value("", false)
 	}
 	if c := d.s[d.i]; c == '{' || c == '[' {
@@ -130,12 +129,18 @@ func (d *decoder) watchMember(name string) error {
 		return d.value("", false)
 	}
 	v, err := d.scalar()
-	for ; i < len(d.watch); i++ {
-		if d.watch[i] == name {
-			d.watched[i] = v
+	keepWatched(d.watch, d.watched[:], name, v)
+	return err
+}
+
+// keepWatched sets vals[k] to v at every index k where names has name: a name may be watched
+// more than once.
+func keepWatched(names []string, vals []Value, name string, v Value) {
+	for k, w := range names {
+		if w == name {
+			vals[k] = v
 		}
 	}
-	return err
 }
 
 // value parses one JSON value at d.i. With emit, a scalar or scalar array is recorded as the
