@@ -21,8 +21,12 @@ readonly APP_APT_PACKAGES=(python3-django python3-djangorestframework python3-dj
 # fetching modules from the Go module proxy over HTTPS needs the CA certificates; the interop and
 # production tests run the Django apps under gunicorn; the browser test drives Debian's Chromium
 # with Node and playwright-core (integration/browser; it runs npm ci there itself), and
-# fonts-liberation makes its screenshots legible.
-readonly APT_PACKAGES=(ca-certificates gcc libc6-dev "${APP_APT_PACKAGES[@]}" chromium fonts-liberation nodejs)
+# fonts-liberation makes its screenshots legible; the OpenID provider test runs npm's oidc-provider
+# under Node (integration/oidcprovider; it too runs npm ci there itself); the forward-auth tests run
+# Debian's nginx (auth_request) and HAProxy (a Lua action) in front of Gatehouse
+# (integration/forwardauth_test.go; each starts its own on a loopback port, the packages' services
+# are not used).
+readonly APT_PACKAGES=(ca-certificates gcc libc6-dev "${APP_APT_PACKAGES[@]}" chromium fonts-liberation nodejs nginx haproxy)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'xcaddy.sh: %s\n' "$*" >&2; exit 1; }

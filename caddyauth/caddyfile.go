@@ -1,6 +1,7 @@
 package caddyauth
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -48,6 +49,7 @@ var sourceKinds = map[string]string{
 //	    audience       <aud...>
 //	    leeway         <duration>
 //	    token_type     <value|off>
+//	    typ            <media type...>
 //	    from_header    <name> [<scheme>...]
 //	    from_cookie    <name>
 //	    from_query     <name>
@@ -59,37 +61,27 @@ var sourceKinds = map[string]string{
 //	    cache_size     <tokens|off>
 //	    realm          <realm>
 //	    session        <issuer base path>
+//	    issuer_name    <jwt_issuer name...>
+//	    cors           passthrough | {
+//	        origins     <origin|https://*.domain|*...>
+//	        methods     <method...>
+//	        headers     <header...>
+//	        credentials
+//	        max_age     <duration>
+//	    }
 //	}
 //
-// Key files are read and checked here, so a mistake is reported with its Caddyfile line when the
-// config is adapted rather than when it is loaded. A secret holding a placeholder is checked only
-// if the placeholder resolves now; the placeholder, not its value, goes into the JSON.
+// The parser reads tokens only: every setting is checked here as far as it can be without a file,
+// an environment variable or key material, and reported with its Caddyfile line. Key files and
+// the secret's placeholders are loaded by Provision, on the server that has them, so `caddy
+// adapt` runs anywhere; Provision's errors start with the directive's file:line (Source).
 func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
+	j.Source = sourceOf(d)
 	if d.NextArg() {
 		return d.ArgErr()
 	}
 
-	// Each group is the keys of one directive, checked against algorithms once both are known.
-	type keyGroup struct {
-		origin string
-		keys   []*keys.Key
-	}
-	var groups []keyGroup
-	checkGroup := func(g keyGroup) error {
-		if len(j.Algorithms) == 0 {
-			return nil
-		}
-		if _, err := keys.Restrict(g.keys, j.Algorithms); err != nil {
-			return d.Errf("%s: %v; add the key's algorithm to algorithms or remove the key", g.origin, err)
-		}
-		return nil
-	}
-	addGroup := func(origin string, ks ...*keys.Key) error {
-		g := keyGroup{origin: origin, keys: ks}
-		groups = append(groups, g)
-		return checkGroup(g)
-	}
 	seen := make(map[string]bool)
 	once := func(name string) error {
 		if seen[name] {
@@ -110,17 +102,8 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&s) {
 				return d.ArgErr()
 			}
-			if s == "" {
-				return d.Err("secret must not be empty; use at least 32 random bytes, e.g. {env.JWT_SECRET}")
-			}
-			if resolved := secretAtParse(s); resolved != "" {
-				k, err := keys.FromSecret([]byte(resolved), "")
-				if err != nil {
-					return d.Errf("%v", err)
-				}
-				if err := addGroup("secret", k); err != nil {
-					return err
-				}
+			if err := checkSecret(s); err != nil {
+				return d.Errf("%v", err)
 			}
 			j.Secret = s
 
@@ -129,12 +112,8 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&p) {
 				return d.ArgErr()
 			}
-			k, err := loadPEM(p)
-			if err != nil {
+			if err := checkFileName(name, p); err != nil {
 				return d.Errf("%v", err)
-			}
-			if err := addGroup("public_key "+p, k); err != nil {
-				return err
 			}
 			j.PublicKeys = append(j.PublicKeys, p)
 
@@ -143,12 +122,8 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&p) {
 				return d.ArgErr()
 			}
-			ks, err := loadJWKS(p)
-			if err != nil {
+			if err := checkFileName(name, p); err != nil {
 				return d.Errf("%v", err)
-			}
-			if err := addGroup("jwks_file "+p, ks...); err != nil {
-				return err
 			}
 			j.JWKSFiles = append(j.JWKSFiles, p)
 
@@ -182,11 +157,6 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("algorithms: %v", err)
 			}
 			j.Algorithms = append(j.Algorithms, args...)
-			for _, g := range groups {
-				if err := checkGroup(g); err != nil {
-					return err
-				}
-			}
 
 		case "issuer":
 			args := d.RemainingArgs()
@@ -223,7 +193,19 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := checkLeeway(dur); err != nil {
 				return d.Errf("%v", err)
 			}
-			j.Leeway = caddy.Duration(dur)
+			// A pointer, so that an explicit leeway 0 stays 0 rather than becoming the default.
+			leeway := caddy.Duration(dur)
+			j.Leeway = &leeway
+
+		case "typ":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Errf("typ takes the accepted JOSE header typ values, e.g. typ at+jwt")
+			}
+			if err := verify.CheckTypes(args); err != nil {
+				return d.Errf("%v", err)
+			}
+			j.Typ = append(j.Typ, args...)
 
 		case "token_type":
 			if err := once(name); err != nil {
@@ -357,6 +339,28 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			j.CacheSize = n
 
+		case "issuer_name":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Errf("issuer_name takes the names of jwt_issuer handlers, e.g. issuer_name shop")
+			}
+			for _, n := range args {
+				if err := checkIssuerName(n); err != nil {
+					return d.Errf("issuer_name: %v", err)
+				}
+			}
+			j.IssuerNames = append(j.IssuerNames, args...)
+
+		case "cors":
+			if err := once(name); err != nil {
+				return err
+			}
+			c, err := parseCORS(d)
+			if err != nil {
+				return err
+			}
+			j.CORS = c
+
 		case "realm":
 			if err := once(name); err != nil {
 				return err
@@ -376,6 +380,12 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 
 	return nil
+}
+
+// sourceOf is where the dispenser's current token was written, e.g. "Caddyfile:12": the
+// directive's place, which Provision puts in front of its errors (see withSource).
+func sourceOf(d *caddyfile.Dispenser) string {
+	return fmt.Sprintf("%s:%d", d.File(), d.Line())
 }
 
 // Interface guard

@@ -1,6 +1,7 @@
 package caddyauth
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/standard"
 )
@@ -116,6 +118,7 @@ func TestAdaptFull(t *testing.T) {
 		audience api
 		leeway 30s
 		token_type off
+		typ at+jwt application/jwt
 		from_header Authorization Bearer JWT
 		from_cookie access
 		from_query token
@@ -149,6 +152,7 @@ func TestAdaptFull(t *testing.T) {
 		"audiences":  []any{"api"},
 		"leeway":     float64(30e9),
 		"token_type": "off",
+		"typ":        []any{"at+jwt", "application/jwt"},
 		"sources": []any{
 			map[string]any{"from": "header", "name": "Authorization", "schemes": []any{"Bearer", "JWT"}},
 			map[string]any{"from": "cookie", "name": "access"},
@@ -167,6 +171,7 @@ func TestAdaptFull(t *testing.T) {
 		"max_token_size": float64(4096),
 		"cache_size":     float64(500),
 		"realm":          "shop",
+		"source":         "Caddyfile:3",
 	}
 	if !reflect.DeepEqual(got, want) {
 		a, _ := json.MarshalIndent(got, "", "  ")
@@ -185,9 +190,38 @@ func TestAdaptMinimal(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := jwtHandler(t, cfg)
-	want := map[string]any{"handler": "jwt_auth", "secret": testSecret}
+	want := map[string]any{"handler": "jwt_auth", "secret": testSecret, "source": "Caddyfile:2"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestAdaptLeeway: an explicit leeway 0 is kept in the JSON as 0, distinct from no leeway at all
+// (the default, left out).
+func TestAdaptLeeway(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		want any // the "leeway" member; nil when absent
+	}{
+		{"", nil},
+		{"leeway 0", float64(0)},
+		{"leeway 0s", float64(0)},
+		{"leeway 90s", float64(90e9)},
+	} {
+		cfg, err := adapt(t, ":8080\njwt_auth {\n\tsecret "+testSecret+"\n\t"+tt.line+"\n}\nrespond ok\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := jwtHandler(t, cfg)["leeway"]
+		if tt.want == nil {
+			if ok {
+				t.Errorf("%q: leeway %v in the JSON, want none", tt.line, got)
+			}
+			continue
+		}
+		if !ok || got != tt.want {
+			t.Errorf("%q: leeway %v (present %v), want %v", tt.line, got, ok, tt.want)
+		}
 	}
 }
 
@@ -255,17 +289,6 @@ func TestAdaptOrder(t *testing.T) {
 // TestAdaptErrors checks that each config mistake is reported at its Caddyfile line with a
 // message that says what to fix.
 func TestAdaptErrors(t *testing.T) {
-	dir := t.TempDir()
-	rsaKey, weak := testRSA(t)
-	goodPEM := writeFile(t, dir, "rsa.pem", pemPublic(t, &rsaKey.PublicKey))
-	weakPEM := writeFile(t, dir, "weak.pem", pemPublic(t, &weak.PublicKey))
-	junkPEM := writeFile(t, dir, "junk.pem", []byte("hello"))
-	ecPEM := writeFile(t, dir, "ec.pem", pemPublic(t, &testEC(t).PublicKey))
-	privPEM := writeFile(t, dir, "private.pem", privatePEM(t))
-	badJWKS := writeFile(t, dir, "bad.json", []byte(`{"kty":"EC"}`))
-	missing := dir + "/nope.pem"
-	t.Setenv("GATEHOUSE_TEST_SHORT", "short")
-
 	tests := []struct {
 		name string
 		body string // the lines inside jwt_auth { }, starting at Caddyfile line 3
@@ -273,21 +296,21 @@ func TestAdaptErrors(t *testing.T) {
 		want string
 	}{
 		{"short secret", "secret tooshort", 3, "secret is 8 bytes; HMAC needs at least 32 (generate one with: openssl rand -base64 48)"},
-		{"short secret from env", "secret {env.GATEHOUSE_TEST_SHORT}", 3, "HMAC needs at least 32"},
 		{"secret without value", "secret", 3, "wrong argument count"},
 		{"secret twice", "secret " + testSecret + "\n\t\tsecret " + testSecret, 4, "secret is already set"},
-		{"unreadable PEM", "public_key " + missing, 3, "public_key " + missing + ": cannot read the file: no such file or directory"},
-		{"malformed PEM", "public_key " + junkPEM, 3, "public_key " + junkPEM + ": not a PEM file"},
-		{"private key PEM", "public_key " + privPEM, 3, "supply the public key instead"},
-		{"weak RSA", "public_key " + weakPEM, 3, "RSA key is 1024 bits; at least 2048 are required"},
-		{"malformed JWKS", "jwks_file " + badJWKS, 3, "jwks_file " + badJWKS + ": this is a single JWK"},
-		{"unreadable JWKS", "jwks_file " + dir + "/none.json", 3, "cannot read the file"},
+		{"empty secret", `secret ""`, 3, "secret must not be empty"},
+		{"empty public_key", `public_key ""`, 3, "public_key: the file name must not be empty"},
+		{"empty jwks_file", `jwks_file ""`, 3, "jwks_file: the file name must not be empty"},
 		{"unknown algorithm", "secret " + testSecret + "\n\t\talgorithms HS256 RS257", 4, `unknown algorithm "RS257"; supported (case-sensitive)`},
 		{"none", "secret " + testSecret + "\n\t\talgorithms none", 4, `algorithm "none" is never accepted`},
-		{"algorithms exclude the key", "public_key " + ecPEM + "\n\t\talgorithms RS256", 4, "public_key " + ecPEM + ": no key allows any of the configured algorithms (RS256)"},
-		{"key after algorithms", "algorithms RS256\n\t\tpublic_key " + goodPEM + "\n\t\tpublic_key " + ecPEM, 5, "add the key's algorithm to algorithms"},
 		{"leeway too long", "secret " + testSecret + "\n\t\tleeway 6m", 4, "leeway 6m0s is out of range; use a duration from 0 to 5m0s"},
 		{"leeway not a duration", "secret " + testSecret + "\n\t\tleeway soon", 4, `leeway "soon" is not a duration`},
+		{"leeway twice", "secret " + testSecret + "\n\t\tleeway 0\n\t\tleeway 5s", 5, "leeway is already set"},
+		{"typ without value", "secret " + testSecret + "\n\t\ttyp", 4, "typ takes the accepted JOSE header typ values, e.g. typ at+jwt"},
+		{"typ not a media type", "secret " + testSecret + "\n\t\ttyp \"at jwt\"", 4, `typ "at jwt" is not a media type`},
+		{"typ with a parameter", "secret " + testSecret + "\n\t\ttyp at+jwt;v=1", 4, `typ "at+jwt;v=1" is not a media type`},
+		{"require scope of two words", "secret " + testSecret + "\n\t\trequire scope \"api:read api:write\"", 4,
+			`require scope: "api:read api:write" is not a single scope; scope is matched word by word`},
 		{"http jwks_url", "jwks_url http://issuer.example/jwks.json", 3, "use https; plain http is allowed only to a loopback host"},
 		{"ftp jwks_url", "jwks_url ftp://issuer.example/jwks.json", 3, `scheme "ftp" is not supported`},
 		{"jwks_url bad refresh", "jwks_url https://issuer.example/k refresh often", 3, `refresh "often" is not a duration`},
@@ -321,6 +344,128 @@ func TestAdaptErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			expectAdaptError(t, ":8080 {\n\tjwt_auth {\n\t\t"+tt.body+"\n\t}\n\trespond ok\n}\n", tt.line, tt.want, testSecret)
+		})
+	}
+}
+
+// TestAdaptNeedsNoFiles: the parser reads tokens only, so a Caddyfile naming key files and
+// secrets this machine does not have adapts, the placeholders and paths kept as written.
+func TestAdaptNeedsNoFiles(t *testing.T) {
+	missing := t.TempDir() + "/none"
+	cfg, err := adapt(t, `:8080 {
+	jwt_auth {
+		secret {env.GATEHOUSE_TEST_UNSET_SECRET}
+		public_key `+missing+`.pem
+		jwks_file `+missing+`.json
+		algorithms RS256
+	}
+	respond ok
+}`)
+	if err != nil {
+		t.Fatalf("adapt read a file or an environment variable: %v", err)
+	}
+	got := jwtHandler(t, cfg)
+	want := map[string]any{
+		"handler":     "jwt_auth",
+		"secret":      "{env.GATEHOUSE_TEST_UNSET_SECRET}",
+		"public_keys": []any{missing + ".pem"},
+		"jwks_files":  []any{missing + ".json"},
+		"algorithms":  []any{"RS256"},
+		"source":      "Caddyfile:2",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// provisionAdaptedAuth adapts caddyfile, which must succeed, and provisions its one jwt_auth as
+// Caddy loads the adapted JSON (caddy validate, caddy run), returning the error.
+func provisionAdaptedAuth(t *testing.T, caddyfile string) error {
+	t.Helper()
+	cfg, err := adapt(t, caddyfile)
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	h := jwtHandler(t, cfg)
+	delete(h, "handler")
+	raw, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j JWTAuth
+	if err := json.Unmarshal(raw, &j); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	err = provisionIn(ctx, &j)
+	if err == nil {
+		_ = j.Cleanup()
+	}
+	return err
+}
+
+// expectLoadError checks that err is a provisioning error placed at Caddyfile:line (the
+// directive's), that contains want, and that mentions none of secrets.
+func expectLoadError(t *testing.T, err error, line int, want string, secrets ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("provisioned without error")
+	}
+	msg := err.Error()
+	if at := fmt.Sprintf("Caddyfile:%d: ", line); !strings.HasPrefix(msg, at) {
+		t.Errorf("error %q does not start with %q", msg, at)
+	}
+	if !strings.Contains(msg, want) {
+		t.Errorf("error %q\nwant it to contain %q", msg, want)
+	}
+	for _, s := range secrets {
+		if strings.Contains(msg, s) {
+			t.Error("error message contains a secret or a hash")
+		}
+	}
+}
+
+// TestProvisionErrorsAtDirective: what only the files and the environment can tell (a missing
+// or bad key file, a secret placeholder that does not resolve or is too short, a key the
+// algorithms exclude) adapts, and fails when the configuration is loaded, with the jwt_auth
+// directive's Caddyfile line and a message that says what to fix.
+func TestProvisionErrorsAtDirective(t *testing.T) {
+	dir := t.TempDir()
+	rsaKey, weak := testRSA(t)
+	goodPEM := writeFile(t, dir, "rsa.pem", pemPublic(t, &rsaKey.PublicKey))
+	weakPEM := writeFile(t, dir, "weak.pem", pemPublic(t, &weak.PublicKey))
+	junkPEM := writeFile(t, dir, "junk.pem", []byte("hello"))
+	ecPEM := writeFile(t, dir, "ec.pem", pemPublic(t, &testEC(t).PublicKey))
+	privPEM := writeFile(t, dir, "private.pem", privatePEM(t))
+	badJWKS := writeFile(t, dir, "bad.json", []byte(`{"kty":"EC"}`))
+	missing := dir + "/nope.pem"
+	t.Setenv("GATEHOUSE_TEST_SHORT", "short")
+
+	tests := []struct {
+		name string
+		body string // the lines inside jwt_auth { }, the directive being on Caddyfile line 3
+		want string
+	}{
+		{"unset secret variable", "secret {env.GATEHOUSE_TEST_UNSET_SECRET}", "secret: "},
+		{"short secret from env", "secret {env.GATEHOUSE_TEST_SHORT}", "HMAC needs at least 32"},
+		{"missing secret file", "secret {file." + dir + "/none}", "set the environment variable or create the file it names"},
+		{"unreadable PEM", "public_key " + missing, "public_key " + missing + ": cannot read the file: no such file or directory"},
+		{"malformed PEM", "public_key " + junkPEM, "public_key " + junkPEM + ": not a PEM file"},
+		{"private key PEM", "public_key " + privPEM, "supply the public key instead"},
+		{"weak RSA", "public_key " + weakPEM, "RSA key is 1024 bits; at least 2048 are required"},
+		{"malformed JWKS", "jwks_file " + badJWKS, "jwks_file " + badJWKS + ": this is a single JWK"},
+		{"unreadable JWKS", "jwks_file " + dir + "/none.json", "jwks_file " + dir + "/none.json: cannot read the file"},
+		{"algorithms exclude the key", "public_key " + ecPEM + "\n\t\talgorithms RS256",
+			"public_key " + ecPEM + ": no key allows any of the configured algorithms (RS256)"},
+		{"key after algorithms", "algorithms RS256\n\t\tpublic_key " + goodPEM + "\n\t\tpublic_key " + ecPEM,
+			"public_key " + ecPEM + ": no key allows any of the configured algorithms (RS256); the keys support: ES256; add the key's algorithm to algorithms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Line 3: a site block and a respond before the directive, so the line is not 1 or 2 by chance.
+			err := provisionAdaptedAuth(t, ":8080 {\n\trespond /x ok\n\tjwt_auth {\n\t\t"+tt.body+"\n\t}\n\trespond ok\n}\n")
+			expectLoadError(t, err, 3, tt.want, testSecret, "short\"")
 		})
 	}
 }

@@ -1,8 +1,6 @@
 package caddyauth
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +10,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse-dev/gatehouse/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/claimvalue"
+	"github.com/gatehouse-dev/gatehouse/issuer/mint"
 )
 
 func init() {
@@ -34,10 +32,14 @@ a jwt_auth configuration that uses the same secret.
     command line, where other users could read it in the process list.
 
 --claim
-    A claim to add, as key=value; repeatable. A value that is a JSON
-    number or boolean keeps its type (user_id=7 is the number 7), anything
-    else is a string (sub=alice). A --claim may replace token_type or jti
-    but not exp or iat, which --ttl sets.
+    A claim to add, as key=value; repeatable, one value per claim. The
+    value is typed as jwt_issuer's Caddyfile claim types it: true and false
+    are booleans, an integer without a leading zero within +-(2^53-1) is a
+    number (user_id=7 is the number 7), anything else is a string
+    (sub=alice, zip=007, ratio=1.5). A value in double quotes is a string
+    whatever it looks like: --claim 'admin="true"' is the string "true"
+    (the single quotes keep the double quotes from the shell). A --claim
+    may replace token_type or jti but not exp or iat, which --ttl sets.
 
 --ttl
     How long the token is valid (default 5m, simplejwt's access lifetime).
@@ -45,7 +47,10 @@ a jwt_auth configuration that uses the same secret.
 --alg
     HS256 (default), HS384 or HS512.
 
-The token carries token_type "access", iat, exp (now + ttl) and a random jti.
+The token carries token_type "access", exp (now + ttl), iat and a random
+jti, then the claims sorted by name, minted by the same code as
+jwt_issuer's tokens.
+
 Example:
 
     JWT_SECRET=$(openssl rand -base64 48) caddy jwt-token --secret-env JWT_SECRET --claim sub=alice --claim user_id=7
@@ -85,35 +90,19 @@ func cmdJWTToken(fs caddycmd.Flags) (int, error) {
 	return caddy.ExitCodeSuccess, nil
 }
 
-// mintToken signs an access token with secret. It is the testable half of the jwt-token command.
+// mintToken signs an access token with secret, through the issuer's own minting code
+// (issuer/mint). It is the testable half of the jwt-token command.
 func mintToken(secret []byte, alg string, ttl time.Duration, pairs []string, now time.Time) (string, error) {
-	method, ok := hmacMethods[alg]
-	if !ok {
-		return "", fmt.Errorf("--alg %q is not supported; use HS256, HS384 or HS512", alg)
-	}
-	// keys.FromSecret applies the same minimum lengths as jwt_auth's secret, so a token minted
-	// here is one jwt_auth could accept with that secret.
-	key, err := keys.FromSecret(secret, "--secret-env")
+	// NewHMACAlg applies the same minimum lengths as jwt_auth's secret, so a token minted here
+	// is one jwt_auth could accept with that secret.
+	signer, err := mint.NewHMACAlg(alg, secret, "--secret-env")
 	if err != nil {
 		return "", err
-	}
-	if !key.Allows(alg) {
-		return "", fmt.Errorf("the secret is %d bytes, too short for %s; use HS256 or a longer secret", len(secret), alg)
 	}
 	if ttl <= 0 {
 		return "", fmt.Errorf("--ttl %s must be positive", ttl)
 	}
-	jti := make([]byte, 16)
-	if _, err := rand.Read(jti); err != nil {
-		return "", err
-	}
-	claims := jwt.MapClaims{
-		"token_type": "access",
-		"iat":        now.Unix(),
-		"exp":        now.Add(ttl).Unix(),
-		"jti":        hex.EncodeToString(jti),
-	}
-	seen := make(map[string]bool, len(pairs))
+	claims := make(map[string]json.RawMessage, len(pairs))
 	for _, p := range pairs {
 		k, v, ok := strings.Cut(p, "=")
 		if !ok || k == "" {
@@ -122,34 +111,15 @@ func mintToken(secret []byte, alg string, ttl time.Duration, pairs []string, now
 		if k == "exp" || k == "iat" {
 			return "", fmt.Errorf("--claim %s cannot be set; use --ttl", k)
 		}
-		if seen[k] {
+		if _, ok := claims[k]; ok {
 			return "", fmt.Errorf("--claim %s is given twice", k)
 		}
-		seen[k] = true
-		claims[k] = claimValue(v)
+		// The Caddyfile's `claim` types its values by the same rule.
+		claims[k] = claimvalue.Encode(claimvalue.Arg(v))
 	}
-	return jwt.NewWithClaims(method, claims).SignedString(secret)
-}
-
-var hmacMethods = map[string]jwt.SigningMethod{
-	"HS256": jwt.SigningMethodHS256,
-	"HS384": jwt.SigningMethodHS384,
-	"HS512": jwt.SigningMethodHS512,
-}
-
-// claimValue keeps a JSON number or boolean typed, so user_id=7 is the number simplejwt would
-// put in the token; anything else is the string as given.
-func claimValue(v string) any {
-	switch v {
-	case "true":
-		return true
-	case "false":
-		return false
+	t, err := mint.Standalone(signer, now, ttl, claims)
+	if err != nil {
+		return "", err
 	}
-	// A JSON number starts with a minus or a digit; json.Valid then checks the rest. Surrounding
-	// whitespace, which JSON would allow, keeps the value a string.
-	if v != "" && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') && strings.TrimSpace(v) == v && json.Valid([]byte(v)) {
-		return json.Number(v)
-	}
-	return v
+	return t.Raw, nil
 }

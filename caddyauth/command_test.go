@@ -1,7 +1,7 @@
 package caddyauth
 
 import (
-	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,9 +23,10 @@ func TestMintToken(t *testing.T) {
 		{"defaults", secret64[:32], "HS256", 5 * time.Minute, nil,
 			map[string]any{"token_type": "access"}},
 		{"typed claims", secret64[:32], "HS256", time.Hour,
-			[]string{"sub=alice", "user_id=7", "admin=true", "ratio=-1.5", "zip=007x", "quoted=\"7\"", "spaced= 7", "empty="},
-			map[string]any{"sub": "alice", "user_id": 7.0, "admin": true, "ratio": -1.5, "zip": "007x",
-				"quoted": "\"7\"", "spaced": " 7", "empty": ""}},
+			[]string{"sub=alice", "user_id=7", "neg=-3", "admin=true", "off=false", "ratio=-1.5", "zip=007",
+				"big=9007199254740992", "quoted=\"7\"", "text=\"true\"", "spaced= 7", "empty=", "null=null"},
+			map[string]any{"sub": "alice", "user_id": 7.0, "neg": -3.0, "admin": true, "off": false, "ratio": "-1.5",
+				"zip": "007", "big": "9007199254740992", "quoted": "7", "text": "true", "spaced": " 7", "empty": "", "null": "null"}},
 		{"value with equals sign", secret64[:32], "HS256", time.Minute, []string{"q=a=b"},
 			map[string]any{"q": "a=b"}},
 		{"token_type replaced", secret64[:32], "HS256", time.Minute, []string{"token_type=refresh"},
@@ -129,23 +130,38 @@ func TestMintTokenRefuses(t *testing.T) {
 	}
 }
 
-// The claims of a minted token are plain JSON types, so a number claim is a JSON number.
-func TestClaimValue(t *testing.T) {
-	tests := []struct {
-		in   string
-		want string // JSON encoding of the result
-	}{
-		{"7", `7`}, {"-3", `-3`}, {"1.25", `1.25`}, {"1e3", `1e3`}, {"true", `true`}, {"false", `false`},
-		{"alice", `"alice"`}, {"", `""`}, {"0x10", `"0x10"`}, {"7 ", `"7 "`}, {"null", `"null"`},
-		{"[1]", `"[1]"`}, {"True", `"True"`}, {"-", `"-"`}, {"1.", `"1."`},
+// TestClaimTypingAgrees: `--claim k=v` and a Caddyfile user's `claim k v` give the same JSON
+// value, whatever v is: one rule types both.
+func TestClaimTypingAgrees(t *testing.T) {
+	secret := []byte(strings.Repeat("s", 32))
+	values := []struct{ arg, caddyfile string }{
+		{"7", "7"}, {"-3", "-3"}, {"0", "0"}, {"9007199254740991", "9007199254740991"},
+		{"9007199254740992", "9007199254740992"}, {"007", "007"}, {"-0", "-0"}, {"1.5", "1.5"},
+		{"1e3", "1e3"}, {"true", "true"}, {"false", "false"}, {"True", "True"}, {"null", "null"},
+		{"alice", "alice"}, {"a=b", "a=b"},
+		// quoted: the command's value carries its quotes, the Caddyfile's are the Caddyfile's own
+		{`"true"`, `"true"`}, {`"7"`, `"7"`}, {`"a b"`, `"a b"`}, {`""`, `""`},
 	}
-	for _, tt := range tests {
-		got, err := json.Marshal(claimValue(tt.in))
+	for _, v := range values {
+		raw, err := mintToken(secret, "HS256", time.Minute, []string{"c=" + v.arg}, time.Now())
 		if err != nil {
+			t.Fatalf("--claim c=%s: %v", v.arg, err)
+		}
+		claims := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(raw, claims); err != nil {
 			t.Fatal(err)
 		}
-		if string(got) != tt.want {
-			t.Errorf("claimValue(%q) = %s, want %s", tt.in, got, tt.want)
+		cfg, err := adapt(t, ":8080 {\n\tjwt_issuer /auth/* {\n\t\tuser alice "+aliceHash+" {\n\t\t\tclaim c "+v.caddyfile+"\n\t\t}\n\t}\n}\n")
+		if err != nil {
+			t.Fatalf("claim c %s: %v", v.caddyfile, err)
+		}
+		users, _ := issuerHandler(t, cfg)["users"].([]any)
+		if len(users) != 1 {
+			t.Fatalf("claim c %s: users %v", v.caddyfile, users)
+		}
+		fromCaddyfile := users[0].(map[string]any)["claims"].(map[string]any)["c"]
+		if !reflect.DeepEqual(claims["c"], fromCaddyfile) {
+			t.Errorf("--claim c=%s gives %#v, Caddyfile claim c %s gives %#v", v.arg, claims["c"], v.caddyfile, fromCaddyfile)
 		}
 	}
 }

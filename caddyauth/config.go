@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/gatehouse-dev/gatehouse/internal/httpsyntax"
 	"github.com/gatehouse-dev/gatehouse/keys"
 	"github.com/gatehouse-dev/gatehouse/verify"
 )
@@ -54,19 +55,18 @@ func resolveSecret(secret string) (string, error) {
 	return s, nil
 }
 
-// secretAtParse is the value of a secret that the Caddyfile parser can check now: the secret
-// itself, its placeholders resolved, or "" when a placeholder cannot be resolved here (an
-// environment variable of the server, a secrets file only it has), which is fine: Provision
-// resolves it and fails if it cannot.
-func secretAtParse(secret string) string {
-	if !hasPlaceholder(secret) {
-		return secret
+// checkSecret checks a secret that is written out: its length, and that it is no empty value.
+// A secret holding a placeholder ({env.X}, {file./path}) is checked when Provision resolves it,
+// on the server that has the variable or the file: `caddy adapt` needs neither.
+func checkSecret(secret string) error {
+	if secret == "" {
+		return errors.New("secret must not be empty; use at least 32 random bytes, e.g. {env.JWT_SECRET}")
 	}
-	s, err := resolveSecret(secret)
-	if err != nil {
-		return ""
+	if hasPlaceholder(secret) {
+		return nil
 	}
-	return s
+	_, err := keys.FromSecret([]byte(secret), "")
+	return err
 }
 
 // hasPlaceholder reports whether s may hold a placeholder resolved at provision time.
@@ -84,20 +84,29 @@ func loadPEM(path string) (*keys.Key, error) {
 	return keys.ParsePEM(data, origin)
 }
 
-// loadJWKS reads and parses a jwks_file.
-func loadJWKS(path string) ([]*keys.Key, error) {
+// loadJWKS reads and parses a jwks_file; skipped are its keys that are not used, and why.
+func loadJWKS(path string) (ks []*keys.Key, skipped []keys.Skipped, err error) {
 	origin := "jwks_file " + path
 	data, err := readKeyFile(origin, path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return keys.ParseJWKS(data, origin)
+	return keys.ParseJWKSReport(data, origin)
+}
+
+// checkFileName refuses an empty file name, always a quoting mistake; whether the file exists
+// is for Provision to find out, on the server that has it.
+func checkFileName(setting, path string) error {
+	if path == "" {
+		return fmt.Errorf("%s: the file name must not be empty", setting)
+	}
+	return nil
 }
 
 // readKeyFile reads a key file of at most maxKeyFile bytes.
 func readKeyFile(origin, path string) ([]byte, error) {
-	if path == "" {
-		return nil, fmt.Errorf("%s: the file name must not be empty", strings.TrimSpace(origin))
+	if err := checkFileName(strings.TrimSpace(origin), path); err != nil {
+		return nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -112,6 +121,27 @@ func readKeyFile(origin, path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: the file is larger than %d bytes; is it the right file?", origin, maxKeyFile)
 	}
 	return data, nil
+}
+
+// sourceError is an error of a handler's configuration, placed where it was written.
+type sourceError struct {
+	source string
+	err    error
+}
+
+func (e *sourceError) Error() string { return e.source + ": " + e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+// withSource prefixes err with source, where the configuration was written ("Caddyfile:12", set
+// by the Caddyfile adapter), so that a file or secret Provision cannot load is reported at its
+// directive. An error already placed keeps its place: a jwt_issuer serving an issuer of the
+// gatehouse global option reports that issuer's mistakes at the option.
+func withSource(source string, err error) error {
+	var se *sourceError
+	if err == nil || source == "" || errors.As(err, &se) {
+		return err
+	}
+	return &sourceError{source: source, err: err}
 }
 
 // pathErr drops the path from an *fs.PathError, which the caller's message already names.
@@ -188,12 +218,12 @@ func checkSource(s TokenSource) error {
 			return err
 		}
 		for _, sc := range s.Schemes {
-			if !isToken(sc) {
+			if !httpsyntax.IsToken(sc) {
 				return fmt.Errorf("from_header %s: scheme %q is not a valid auth scheme (e.g. Bearer)", s.Name, sc)
 			}
 		}
 	case verify.FromCookie, verify.FromQuery:
-		if !isToken(s.Name) {
+		if !httpsyntax.IsToken(s.Name) {
 			return fmt.Errorf("from_%s %q: the name must be a non-empty token (letters, digits and !#$%%&'*+-.^_`|~)", s.From, s.Name)
 		}
 		if len(s.Schemes) > 0 {
@@ -247,38 +277,15 @@ func checkNonEmpty(setting string, values []string) error {
 }
 
 func checkRequirement(rq Requirement) error {
-	if rq.Claim == "" {
-		return errors.New("require: the claim name must not be empty")
-	}
-	if len(rq.Values) == 0 {
-		return fmt.Errorf("require %s: give at least one accepted value", rq.Claim)
-	}
-	return nil
+	return verify.CheckRequirement(verify.Requirement{Claim: rq.Claim, Values: rq.Values})
 }
 
 // checkHeaderName accepts an HTTP field name (RFC 9110 §5.1: a token).
 func checkHeaderName(directive, name string) error {
-	if !isToken(name) {
+	if !httpsyntax.IsToken(name) {
 		return fmt.Errorf("%s: %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~; no spaces or colons)", directive, name)
 	}
 	return nil
-}
-
-// isToken reports whether s is a non-empty RFC 9110 token.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // printable reports whether s is non-empty printable ASCII (spaces allowed).

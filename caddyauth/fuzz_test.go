@@ -2,14 +2,8 @@ package caddyauth
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
+	"context"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -19,9 +13,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testsign"
 )
 
 // The fuzz targets feed Caddyfile text for one directive to the parser the module registers, as
@@ -41,38 +38,17 @@ const (
 	fuzzSecretEnv   = "GATEHOUSE_FUZZ_SECRET"
 )
 
-// fuzzFiles writes the files the seeds name and returns their directory. (The key helpers of
-// the other tests take a *testing.T; this also runs on a *testing.F.)
+// fuzzFiles writes the files the seeds name and returns their directory.
 func fuzzFiles(f testing.TB) string {
 	f.Helper()
-	must := func(err error) {
-		if err != nil {
-			f.Fatal(err)
-		}
-	}
-	spki := func(pub any) []byte {
-		der, err := x509.MarshalPKIXPublicKey(pub)
-		must(err)
-		return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	must(err)
-	weak, err := rsa.GenerateKey(rand.Reader, 1024)
-	must(err)
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(err)
-	edPub, _, err := ed25519.GenerateKey(rand.Reader)
-	must(err)
-	private, err := x509.MarshalPKCS8PrivateKey(ecKey)
-	must(err)
-
+	ecKey := testsign.EC("P-256")
 	dir := f.TempDir()
 	files := map[string][]byte{
-		"rsa.pem":     spki(&rsaKey.PublicKey),
-		"weak.pem":    spki(&weak.PublicKey),
-		"ec.pem":      spki(&ecKey.PublicKey),
-		"ed.pem":      spki(edPub),
-		"private.pem": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: private}),
+		"rsa.pem":     testsign.PublicPEM(testsign.RSA(2048)),
+		"weak.pem":    testsign.PublicPEM(testsign.RSA(1024)),
+		"ec.pem":      testsign.PublicPEM(ecKey),
+		"ed.pem":      testsign.PublicPEM(testsign.Ed25519()),
+		"private.pem": testsign.PrivatePEM(ecKey),
 		"jwks.json":   ecJWKS(ecKey, "k1"),
 		"bad.json":    []byte(`{"kty":"EC"}`),
 		"junk.pem":    []byte("hello"),
@@ -83,7 +59,9 @@ func fuzzFiles(f testing.TB) string {
 		"bad.html":    []byte(`{{.Action`),
 	}
 	for name, data := range files {
-		must(os.WriteFile(filepath.Join(dir, name), data, 0o600))
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			f.Fatal(err)
+		}
 	}
 	f.Setenv(fuzzSecretEnv, fuzzSecret)
 	return dir
@@ -261,19 +239,10 @@ var jwtAuthInvalid = []string{
 	"jwt_auth {\n\tfrom_cookie c\n\tsession /api/token\n}",
 	"jwt_auth {\n\tsession /api/token\n\tfrom_cookie c\n}",
 	"jwt_auth {\n\tsecret tooshort\n}",
-	"jwt_auth {\n\tsecret {file.@DIR@/short}\n}",
 	"jwt_auth {\n\tsecret\n}",
 	"jwt_auth {\n\tsecret " + testSecret + "\n\tsecret " + testSecret + "\n}",
-	"jwt_auth {\n\tpublic_key @DIR@/nope.pem\n}",
-	"jwt_auth {\n\tpublic_key @DIR@/junk.pem\n}",
-	"jwt_auth {\n\tpublic_key @DIR@/private.pem\n}",
-	"jwt_auth {\n\tpublic_key @DIR@/weak.pem\n}",
-	"jwt_auth {\n\tjwks_file @DIR@/bad.json\n}",
-	"jwt_auth {\n\tjwks_file @DIR@/none.json\n}",
 	"jwt_auth {\n\tsecret " + testSecret + "\n\talgorithms HS256 RS257\n}",
 	"jwt_auth {\n\tsecret " + testSecret + "\n\talgorithms none\n}",
-	"jwt_auth {\n\tpublic_key @DIR@/ec.pem\n\talgorithms RS256\n}",
-	"jwt_auth {\n\talgorithms RS256\n\tpublic_key @DIR@/rsa.pem\n\tpublic_key @DIR@/ec.pem\n}",
 	"jwt_auth {\n\tsecret " + testSecret + "\n\tleeway 6m\n}",
 	"jwt_auth {\n\tsecret " + testSecret + "\n\tleeway soon\n}",
 	"jwt_auth {\n\tjwks_url http://issuer.example/jwks.json\n}",
@@ -304,9 +273,24 @@ var jwtAuthInvalid = []string{
 	"jwt_auth /a/* {\n\tsecret \"\"\n}",
 }
 
+// jwtAuthLoadInvalid adapt, the parser reading tokens only, and fail when the configuration is
+// loaded: a key file that is missing or bad, a secret file too short, a key the algorithms
+// exclude (TestProvisionErrorsAtDirective).
+var jwtAuthLoadInvalid = []string{
+	"jwt_auth {\n\tsecret {file.@DIR@/short}\n}",
+	"jwt_auth {\n\tpublic_key @DIR@/nope.pem\n}",
+	"jwt_auth {\n\tpublic_key @DIR@/junk.pem\n}",
+	"jwt_auth {\n\tpublic_key @DIR@/private.pem\n}",
+	"jwt_auth {\n\tpublic_key @DIR@/weak.pem\n}",
+	"jwt_auth {\n\tjwks_file @DIR@/bad.json\n}",
+	"jwt_auth {\n\tjwks_file @DIR@/none.json\n}",
+	"jwt_auth {\n\tpublic_key @DIR@/ec.pem\n\talgorithms RS256\n}",
+	"jwt_auth {\n\talgorithms RS256\n\tpublic_key @DIR@/rsa.pem\n\tpublic_key @DIR@/ec.pem\n}",
+}
+
 func FuzzJWTAuthCaddyfile(f *testing.F) {
 	dir := fuzzFiles(f)
-	for _, s := range slices.Concat(jwtAuthValid, jwtAuthInvalid) {
+	for _, s := range slices.Concat(jwtAuthValid, jwtAuthLoadInvalid, jwtAuthInvalid) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, input string) {
@@ -365,14 +349,11 @@ var jwtIssuerInvalid = []string{
 	"jwt_issuer /api/token/* {\n\tuser bob " + bobHash + "\n\tsession {\n\t\taccess_cookie x\n\t\trefresh_cookie x\n\t}\n}",
 	"jwt_issuer /api/token/* {\n\tuser bob " + bobHash + "\n\tsession {\n\t\torigin https://app.example/x\n\t}\n}",
 	"jwt_issuer /api/token/* {\n\tuser bob " + bobHash + "\n\tsession {\n\t\torigin app.example\n\t}\n}",
-	"jwt_issuer /api/token/* {\n\tuser bob " + bobHash + "\n\tsession {\n\t\tlogin_page @DIR@/none.html\n\t}\n}",
-	"jwt_issuer /api/token/* {\n\tuser bob " + bobHash + "\n\tsession {\n\t\tlogin_page @DIR@/bad.html\n\t}\n}",
 	"jwt_issuer /api/token/* {\n\tuser bob " + bobHash + "\n\tsession {\n\t\tcookie x\n\t}\n}",
 	"jwt_issuer /api/token/* {\n\tuser bob " + bobHash + "\n\tsession {\n\t\torigin https://a.example\n\t\torigin https://b.example\n\t}\n}",
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsession\n}",
 	"jwt_issuer {\n\tissuer x\n}",
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tcredentials_url https://app.example/check\n}",
-	"jwt_issuer {\n\tusers_file @DIR@/none\n}",
 	"jwt_issuer {\n\tusers_file @DIR@/users\n\tusers_file @DIR@/users\n}",
 	"jwt_issuer {\n\tuser bob\n}",
 	"jwt_issuer {\n\tuser bob secret123\n}",
@@ -388,10 +369,7 @@ var jwtIssuerInvalid = []string{
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsigning_key vault x\n}",
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsigning_key auto HS256\n}",
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsigning_key auto ES256 x\n}",
-	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsigning_key file @DIR@/ec.pem\n}",
-	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsigning_key file @DIR@/none.pem\n}",
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsigning_key secret tooshort\n}",
-	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsigning_key secret {file.@DIR@/short}\n}",
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsigning_key auto\n\tsigning_key auto\n}",
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tissuer a b\n}",
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\taccess_ttl soon\n}",
@@ -410,13 +388,25 @@ var jwtIssuerInvalid = []string{
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tbase_path /api/\n}",
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\trealm \"a\\\"b\"\n}",
 	"jwt_issuer {\n\tuser bob " + bobHash + "\n\trotate_tokens\n}",
-	"jwt_issuer /a/* extra {\n\tuser bob " + bobHash + "\n}",
+	"jwt_issuer /a/* one two {\n\tuser bob " + bobHash + "\n}",
 	"jwt_issuer /api/*/token {\n\tuser bob " + bobHash + "\n}",
+}
+
+// jwtIssuerLoadInvalid adapt and fail when the configuration is loaded: a users file, signing
+// key file or login page that is missing or bad, a secret file too short
+// (TestIssuerProvisionErrorsAtDirective).
+var jwtIssuerLoadInvalid = []string{
+	"jwt_issuer /api/token/* {\n\tuser bob " + bobHash + "\n\tsession {\n\t\tlogin_page @DIR@/none.html\n\t}\n}",
+	"jwt_issuer /api/token/* {\n\tuser bob " + bobHash + "\n\tsession {\n\t\tlogin_page @DIR@/bad.html\n\t}\n}",
+	"jwt_issuer {\n\tusers_file @DIR@/none\n}",
+	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsigning_key file @DIR@/ec.pem\n}",
+	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsigning_key file @DIR@/none.pem\n}",
+	"jwt_issuer {\n\tuser bob " + bobHash + "\n\tsigning_key secret {file.@DIR@/short}\n}",
 }
 
 func FuzzJWTIssuerCaddyfile(f *testing.F) {
 	dir := fuzzFiles(f)
-	for _, s := range slices.Concat(jwtIssuerValid, jwtIssuerInvalid) {
+	for _, s := range slices.Concat(jwtIssuerValid, jwtIssuerLoadInvalid, jwtIssuerInvalid) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, input string) {
@@ -425,36 +415,104 @@ func FuzzJWTIssuerCaddyfile(f *testing.F) {
 }
 
 // TestFuzzSeeds keeps the seeds honest: the valid ones adapt (and pass the fuzz properties), the
-// invalid ones are refused, so the fuzzer starts from both sides of every check.
+// invalid ones are refused, so the fuzzer starts from both sides of every check; the load-invalid
+// ones adapt too, and fail when the adapted JSON is provisioned, at the directive's line.
 func TestFuzzSeeds(t *testing.T) {
 	dir := fuzzFiles(t)
 	t.Setenv("GATEHOUSE_SECRET", "") // Caddyfile.example's {env.GATEHOUSE_SECRET}: unresolved here
 	tests := []struct {
 		directive string
 		seeds     []string
-		valid     bool
+		adapts    bool
+		loads     bool
 	}{
-		{"jwt_auth", jwtAuthValid, true},
-		{"jwt_auth", jwtAuthInvalid, false},
-		{"jwt_issuer", jwtIssuerValid, true},
-		{"jwt_issuer", jwtIssuerInvalid, false},
+		{"jwt_auth", jwtAuthValid, true, true},
+		{"jwt_auth", jwtAuthLoadInvalid, true, false},
+		{"jwt_auth", jwtAuthInvalid, false, false},
+		{"jwt_issuer", jwtIssuerValid, true, true},
+		{"jwt_issuer", jwtIssuerLoadInvalid, true, false},
+		{"jwt_issuer", jwtIssuerInvalid, false, false},
 	}
 	for _, tt := range tests {
 		for i, seed := range tt.seeds {
-			t.Run(fmt.Sprintf("%s/valid=%v/%d", tt.directive, tt.valid, i), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/adapts=%v/loads=%v/%d", tt.directive, tt.adapts, tt.loads, i), func(t *testing.T) {
 				var err error
 				if tt.directive == "jwt_auth" {
 					err = fuzzDirective[JWTAuth](t, dir, tt.directive, seed, parseJWTAuthDirective)
 				} else {
 					err = fuzzDirective[JWTIssuer](t, dir, tt.directive, seed, parseIssuerCaddyfile)
 				}
-				if tt.valid && err != nil {
-					t.Errorf("seed refused: %v\n%s", err, seed)
+				if tt.adapts && err != nil {
+					t.Fatalf("seed refused: %v\n%s", err, seed)
 				}
-				if !tt.valid && err == nil {
-					t.Errorf("seed adapted\n%s", seed)
+				if !tt.adapts {
+					if err == nil {
+						t.Errorf("seed adapted\n%s", seed)
+					}
+					return
+				}
+				if tt.loads {
+					// Loading valid configurations is what the provisioning tests do; here only
+					// the load-invalid seeds are loaded, to see them fail at their directive.
+					return
+				}
+				err = loadSeed(t, dir, tt.directive, seed)
+				if err == nil {
+					t.Fatalf("seed loaded\n%s", seed)
+				}
+				if !strings.HasPrefix(err.Error(), "Caddyfile:1: ") {
+					t.Errorf("error %q is not placed at the directive, Caddyfile:1", err)
+				}
+				if strings.Contains(err.Error(), fuzzSecret) || strings.Contains(err.Error(), fuzzShortSecret) {
+					t.Errorf("error %q shows a secret", err)
 				}
 			})
 		}
 	}
+}
+
+// loadSeed parses seed as fuzzDirective does and provisions the handler of the adapted JSON, as
+// `caddy validate` loads it, returning the error.
+func loadSeed(t *testing.T, dir, directive, seed string) error {
+	t.Helper()
+	tokens, err := caddyfile.Tokenize([]byte(strings.ReplaceAll(seed, "@DIR@", dir)), "Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parse := parseJWTAuthDirective
+	if directive == "jwt_issuer" {
+		parse = parseIssuerCaddyfile
+	}
+	vals, err := parse(httpcaddyfile.Helper{Dispenser: caddyfile.NewDispenser(tokens)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := vals[0].Value.(caddyhttp.Route).HandlersRaw[0]
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		t.Fatal(err)
+	}
+	delete(members, "handler")
+	own, err := json.Marshal(members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if directive == "jwt_auth" {
+		var j JWTAuth
+		if err := json.Unmarshal(own, &j); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		defer cancel()
+		err = provisionIn(ctx, &j)
+		_ = j.Cleanup()
+		return err
+	}
+	var j JWTIssuer
+	if err := json.Unmarshal(own, &j); err != nil {
+		t.Fatal(err)
+	}
+	err = provisionIssuerIn(&j, nil)
+	_ = j.Cleanup()
+	return err
 }

@@ -3,27 +3,20 @@ package caddyauth
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testsign"
 )
 
 // testSecret is a 32-byte HMAC secret (HS256 only).
@@ -33,10 +26,7 @@ var b64 = base64.RawURLEncoding
 
 // signHS256 returns a compact JWS of header and payload, both raw JSON, signed with secret.
 func signHS256(secret, header, payload string) string {
-	in := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(in))
-	return in + "." + b64.EncodeToString(mac.Sum(nil))
+	return testsign.Token("HS256", secret, header, payload)
 }
 
 // hsToken is an HS256 token of testSecret whose claims are exp one hour ahead followed by extra
@@ -57,70 +47,30 @@ func claims(extra string) string {
 // signES256 returns a compact JWS signed with an ECDSA P-256 key (r||s signature).
 func signES256(t *testing.T, key *ecdsa.PrivateKey, header, payload string) string {
 	t.Helper()
-	in := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
-	sum := sha256.Sum256([]byte(in))
-	r, s, err := ecdsa.Sign(rand.Reader, key, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	return in + "." + b64.EncodeToString(sig)
+	return testsign.Token("ES256", key, header, payload)
 }
 
 // ecJWKS is a JWK Set holding the public half of key under kid.
 func ecJWKS(key *ecdsa.PrivateKey, kid string) []byte {
-	pad := func(n *big.Int) string { b := make([]byte, 32); n.FillBytes(b); return b64.EncodeToString(b) }
-	set := map[string]any{"keys": []map[string]string{{
-		"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig",
-		"x": pad(key.X), "y": pad(key.Y),
-	}}}
-	out, _ := json.Marshal(set)
-	return out
+	return []byte(testsign.JWKS(testsign.JWK(key, map[string]any{"kid": kid, "use": "sig"})))
 }
 
 // pemPublic encodes pub as an SPKI PEM block.
 func pemPublic(t *testing.T, pub any) []byte {
 	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	return testsign.PublicPEM(pub)
 }
-
-var (
-	rsaOnce          sync.Once
-	rsa2048, rsa1024 *rsa.PrivateKey
-	ecOnce           sync.Once
-	ecKey            *ecdsa.PrivateKey
-)
 
 // testRSA returns a 2048-bit and a (too weak) 1024-bit key, made once per test binary.
 func testRSA(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) {
 	t.Helper()
-	rsaOnce.Do(func() {
-		var err error
-		if rsa2048, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if rsa1024, err = rsa.GenerateKey(rand.Reader, 1024); err != nil {
-			panic(err)
-		}
-	})
-	return rsa2048, rsa1024
+	return testsign.RSA(2048), testsign.RSA(1024)
 }
 
+// testEC is the test binary's P-256 key.
 func testEC(t *testing.T) *ecdsa.PrivateKey {
 	t.Helper()
-	ecOnce.Do(func() {
-		var err error
-		if ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-			panic(err)
-		}
-	})
-	return ecKey
+	return testsign.EC("P-256")
 }
 
 // writeFile writes data to name in dir and returns its path.
@@ -195,9 +145,5 @@ func bearer(tok string) *http.Request {
 // privatePEM is an EC private key as a PKCS #8 PEM file.
 func privatePEM(t *testing.T) []byte {
 	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(testEC(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return testsign.PrivatePEM(testEC(t))
 }

@@ -2,10 +2,8 @@ package caddyauth
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -15,9 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
-	"github.com/gatehouse-dev/gatehouse/issuer/mint"
-	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/internal/claimvalue"
 	"github.com/gatehouse-dev/gatehouse/session"
 )
 
@@ -88,18 +84,11 @@ func basePathOf(ms caddy.ModuleMap) (string, error) {
 	return p, nil
 }
 
-// integerClaim matches the claim values that become JSON numbers: canonical decimal integers
-// (a leading zero, as in a postal code, keeps a value a string) of at most maxSafeInteger.
-var integerClaim = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
-
-// maxSafeInteger is the largest integer every JSON parser (and Caddy's adapter, which goes
-// through float64) keeps exactly, 2^53-1; a larger one stays a string, with every digit.
-const maxSafeInteger = 1<<53 - 1
-
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens (the matcher, if any, was taken
 // off by the directive). Syntax:
 //
-//	jwt_issuer [<matcher>] {
+//	jwt_issuer [<matcher>] [<name>] {
+//	    name            <name>
 //	    users_file      <path>
 //	    user            <name> <hash> {
 //	        claim <name> <value...>
@@ -113,9 +102,13 @@ const maxSafeInteger = 1<<53 - 1
 //	    rotate_refresh
 //	    rotate_keys     <interval>
 //	    user_id_claim   <name>
-//	    login_limit     <n> per <duration> | off
+//	    login_limit     <n> per <duration> [per_user <m>] | off
 //	    base_path       <path>
 //	    realm           <realm>
+//	    cors {
+//	        origins <origin|https://*.domain|*...>
+//	        methods, headers, credentials, max_age as for jwt_auth
+//	    }
 //	    session {
 //	        access_cookie  <name>
 //	        refresh_cookie <name>
@@ -124,13 +117,24 @@ const maxSafeInteger = 1<<53 - 1
 //	    }
 //	}
 //
-// Files are read and every setting is checked here, so a mistake is reported with its Caddyfile
-// line when the config is adapted. A secret holding a placeholder is checked only if the
-// placeholder resolves now; the placeholder, not its value, goes into the JSON.
+// The parser reads tokens only: every setting is checked here as far as it can be without a file,
+// an environment variable or key material, and reported with its Caddyfile line. The users
+// file, the signing key file, the login page template and the placeholders of a secret are
+// loaded when the configuration is (Provision), on the server that has them, so `caddy adapt`
+// runs anywhere; those errors start with the directive's file:line (Source).
 func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
+	j.Source = sourceOf(d)
 	if d.NextArg() {
-		return d.ArgErr()
+		// jwt_issuer <name>: the issuer of that name, configured in the gatehouse global
+		// options when no block follows.
+		j.Name = d.Val()
+		if err := checkIssuerName(j.Name); err != nil {
+			return d.Errf("%v", err)
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
 	}
 
 	seen := make(map[string]caddyfile.Token) // settings given once, and where
@@ -174,12 +178,7 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&j.UsersFile) {
 				return d.ArgErr()
 			}
-			if j.UsersFile == "" {
-				return d.Err("users_file must not be empty")
-			}
-			// Read now, so an unreadable file is reported here. Lines that cannot be used do
-			// not fail the config (the file may be fixed live): provisioning logs them.
-			if _, err := users.NewLocal(users.LocalConfig{File: j.UsersFile, Algorithms: hashAlgorithms}); err != nil {
+			if err := checkFileName(name, j.UsersFile); err != nil {
 				return d.Errf("%v", err)
 			}
 
@@ -201,8 +200,8 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&j.CredentialsURL) {
 				return d.ArgErr()
 			}
-			if _, err := users.NewRemote(users.RemoteConfig{URL: j.CredentialsURL}); err != nil {
-				return d.Errf("credentials_url: %v", strings.TrimPrefix(err.Error(), "users: "))
+			if err := checkCredentialsURL(j.CredentialsURL); err != nil {
+				return d.Errf("%v", err)
 			}
 
 		case "signing_key":
@@ -214,6 +213,33 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			j.SigningKey = sk
+
+		case "name":
+			if err := once(name); err != nil {
+				return err
+			}
+			if j.Name != "" {
+				return d.Errf("the name is already given after jwt_issuer (%s); give it once", j.Name)
+			}
+			if !d.AllArgs(&j.Name) {
+				return d.Errf("name takes one value, e.g. name shop")
+			}
+			if err := checkIssuerName(j.Name); err != nil {
+				return d.Errf("%v", err)
+			}
+
+		case "cors":
+			if err := once(name); err != nil {
+				return err
+			}
+			c, err := parseCORS(d)
+			if err != nil {
+				return err
+			}
+			if c.Passthrough {
+				return d.Err("cors passthrough is for jwt_auth: the issuer answers its own endpoints; give cors { origins ... }")
+			}
+			j.CORS = c
 
 		case "issuer":
 			if err := once(name); err != nil {
@@ -338,29 +364,22 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 
-	// Checks that need the whole block.
+	// Checks that need the whole block. A name without settings serves the issuer of that name
+	// from the gatehouse global options; it is looked up when the configuration loads.
+	if j.Name != "" && !j.hasSettings() {
+		return nil
+	}
 	if err := checkUserSources(j.UsersFile != "", len(j.Users) > 0, j.CredentialsURL != ""); err != nil {
 		if j.CredentialsURL != "" {
 			return at("credentials_url", err)
 		}
 		return d.Errf("%v", err)
 	}
-	if j.RotateKeys != 0 {
-		if j.SigningKey != nil && j.SigningKey.Source != keyAuto {
-			return at("rotate_keys", fmt.Errorf("rotate_keys works only with signing_key auto (generated keys); a configured key is rotated by changing the configuration"))
-		}
-		if err := checkRotation(j); err != nil {
-			return at("rotate_keys", err)
-		}
+	if err := checkRotation(j.signingKey().Source, time.Duration(j.RotateKeys), time.Duration(j.AccessTTL), time.Duration(j.RefreshTTL)); err != nil {
+		return at("rotate_keys", err)
 	}
-	if j.UserIDClaim != "" {
-		for _, u := range j.Users {
-			for c := range u.Claims {
-				if c != j.UserIDClaim && strings.EqualFold(c, j.UserIDClaim) {
-					return at("user_id_claim", fmt.Errorf("user %s: claim %s differs from user_id_claim %s only in case; use one spelling", u.Name, c, j.UserIDClaim))
-				}
-			}
-		}
+	if err := j.checkUserIDClaim(); err != nil {
+		return at("user_id_claim", err)
 	}
 	return nil
 }
@@ -374,19 +393,19 @@ func parseIssuerUser(d *caddyfile.Dispenser) (IssuerUser, error) {
 	if u.Name == "" {
 		return u, d.Err("user: the name must not be empty")
 	}
-	// NewLocal checks the hash as a login would use it; the error never quotes the hash.
-	if _, err := users.NewLocal(users.LocalConfig{Users: []users.User{{Name: u.Name, Hash: u.Hash}}, Algorithms: hashAlgorithms}); err != nil {
-		return u, d.Errf("%s", strings.TrimPrefix(err.Error(), "users: "))
+	if err := checkUserHash(u.Name, u.Hash); err != nil {
+		return u, d.Errf("%v", err)
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		if d.Val() != "claim" {
 			return u, d.Errf("unrecognized user option '%s'; a user block holds claim <name> <value...>", d.Val())
 		}
-		args := d.RemainingArgs()
+		// Tokens rather than strings: a quoted value is a string, whatever it looks like.
+		args := d.RemainingArgsAsTokens()
 		if len(args) < 2 {
 			return u, d.Errf("claim takes a name and at least one value, e.g. claim user_id 7 or claim roles admin editor")
 		}
-		name := args[0]
+		name := args[0].Text
 		if err := checkClaimName(name); err != nil {
 			return u, d.Errf("%v", err)
 		}
@@ -398,29 +417,17 @@ func parseIssuerUser(d *caddyfile.Dispenser) (IssuerUser, error) {
 		if u.Claims == nil {
 			u.Claims = make(map[string]json.RawMessage)
 		}
-		u.Claims[name] = userClaimValue(args[1:])
+		vals := make([]claimvalue.Value, 0, len(args)-1)
+		for _, a := range args[1:] {
+			vals = append(vals, claimvalue.Value{Text: a.Text, Quoted: a.Quoted()})
+		}
+		u.Claims[name] = claimvalue.Encode(vals...)
 	}
 	return u, nil
 }
 
-// userClaimValue encodes the values of a claim: one integer is a JSON number, one other value a
-// string, several values an array of strings.
-func userClaimValue(vals []string) json.RawMessage {
-	var v any = vals
-	if len(vals) == 1 {
-		if integerClaim.MatchString(vals[0]) {
-			if n, err := strconv.ParseInt(vals[0], 10, 64); err == nil && n >= -maxSafeInteger && n <= maxSafeInteger {
-				return json.RawMessage(vals[0])
-			}
-		}
-		v = vals[0]
-	}
-	b, _ := json.Marshal(v) // strings always marshal
-	return b
-}
-
-// parseSigningKey parses `signing_key auto [alg] | file <path> | secret <secret>`, reading the
-// file and the secret (when its placeholders resolve now) to check them.
+// parseSigningKey parses `signing_key auto [alg] | file <path> | secret <secret>`. The file and
+// the secret's placeholders are loaded when the issuer is built.
 func parseSigningKey(d *caddyfile.Dispenser) (*SigningKey, error) {
 	args := d.RemainingArgs()
 	if len(args) == 0 {
@@ -443,7 +450,7 @@ func parseSigningKey(d *caddyfile.Dispenser) (*SigningKey, error) {
 			return nil, d.Errf("signing_key file takes the path of a PEM private key, e.g. signing_key file /etc/caddy/jwt.pem")
 		}
 		sk.File = args[1]
-		if _, err := loadSigningPEM(sk.File); err != nil {
+		if err := checkFileName("signing_key file", sk.File); err != nil {
 			return nil, d.Errf("%v", err)
 		}
 	case keySecret:
@@ -451,10 +458,8 @@ func parseSigningKey(d *caddyfile.Dispenser) (*SigningKey, error) {
 			return nil, d.Errf("signing_key secret takes the secret, at least 32 bytes, e.g. signing_key secret {env.JWT_SECRET}")
 		}
 		sk.Secret = args[1]
-		if resolved := secretAtParse(sk.Secret); resolved != "" {
-			if _, err := mint.NewHMAC([]byte(resolved)); err != nil {
-				return nil, d.Errf("%v", err)
-			}
+		if err := checkSigningSecret(sk.Secret); err != nil {
+			return nil, d.Errf("%v", err)
 		}
 	default:
 		return nil, d.Errf("signing_key %q is unknown; use auto [ES256|EdDSA|RS256], file <private.pem> or secret <secret>", args[0])
@@ -462,14 +467,22 @@ func parseSigningKey(d *caddyfile.Dispenser) (*SigningKey, error) {
 	return sk, nil
 }
 
-// parseLoginLimit parses `login_limit <n> per <duration> | off`.
+// parseLoginLimit parses `login_limit <n> per <duration> [per_user <m>] | off`.
 func parseLoginLimit(d *caddyfile.Dispenser) (*LoginLimit, error) {
 	args := d.RemainingArgs()
 	if len(args) == 1 && args[0] == "off" {
 		return &LoginLimit{Off: true}, nil
 	}
-	if len(args) != 3 || args[1] != "per" {
-		return nil, d.Errf("login_limit takes <n> per <duration> or off, e.g. login_limit 20 per 1m")
+	if (len(args) != 3 && len(args) != 5) || args[1] != "per" || (len(args) == 5 && args[3] != "per_user") {
+		return nil, d.Errf("login_limit takes <n> per <duration> [per_user <m>] or off, e.g. login_limit 20 per 1m per_user 200")
+	}
+	perUser := 0
+	if len(args) == 5 {
+		m, err := strconv.Atoi(args[4])
+		if err != nil || m < 1 {
+			return nil, d.Errf("login_limit per_user %q is not a positive number of failures", args[4])
+		}
+		perUser = m
 	}
 	n, err := strconv.Atoi(args[0])
 	if err != nil || n < 1 {
@@ -479,34 +492,17 @@ func parseLoginLimit(d *caddyfile.Dispenser) (*LoginLimit, error) {
 	if err != nil || per <= 0 {
 		return nil, d.Errf("login_limit per %q is not a positive duration (e.g. 1m)", args[2])
 	}
-	if err := checkLoginLimit(n, per); err != nil {
+	if err := checkLoginLimit(n, per, perUser); err != nil {
 		return nil, d.Errf("%v", err)
 	}
-	return &LoginLimit{Attempts: n, Per: caddy.Duration(per)}, nil
-}
-
-// checkRotation checks rotate_keys against the token lifetimes the way the key ring will (too
-// frequent a rotation, or one that would keep too many keys), on a ring in memory.
-func checkRotation(j *JWTIssuer) error {
-	access, refresh := time.Duration(j.AccessTTL), time.Duration(j.RefreshTTL)
-	if access == 0 {
-		access = defaultAccessTTL
-	}
-	if refresh == 0 {
-		refresh = defaultRefreshTTL
-	}
-	// ES256 whatever the configured algorithm: only the rotation settings are checked, and an
-	// ES256 key is the cheapest to generate.
-	cfg := ringConfig(kv.NewMemory(), defaultAutoAlg, time.Duration(j.RotateKeys), max(access, refresh), nil)
-	_, err := mint.LoadRing(context.Background(), cfg)
-	return err
+	return &LoginLimit{Attempts: n, Per: caddy.Duration(per), PerUser: perUser}, nil
 }
 
 // Interface guard
 var _ caddyfile.Unmarshaler = (*JWTIssuer)(nil)
 
 // parseIssuerSession parses the session setting: alone for the defaults, or with a block. The
-// login page template is parsed here, so a mistake in it is reported with its line.
+// login page template is read and parsed when the issuer is built.
 func parseIssuerSession(d *caddyfile.Dispenser) (*IssuerSession, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
@@ -537,7 +533,7 @@ func parseIssuerSession(d *caddyfile.Dispenser) (*IssuerSession, error) {
 			if !d.AllArgs(&s.LoginPage) {
 				return nil, d.ArgErr()
 			}
-			if _, err := loadLoginPage(s.LoginPage); err != nil {
+			if err := checkFileName("session login_page", s.LoginPage); err != nil {
 				return nil, d.Errf("%v", err)
 			}
 		case "origin":

@@ -86,6 +86,11 @@ func TestAdaptIssuerFull(t *testing.T) {
 			claim big 123456789012345678901234567890
 			claim neg -3
 			claim safe 9007199254740991
+			claim admin true
+			claim beta false
+			claim text "true"
+			claim code "7"
+			claim ids 1 2 "3" 007
 		}
 		user carol ` + carolHash + `
 		signing_key auto EdDSA
@@ -97,7 +102,7 @@ func TestAdaptIssuerFull(t *testing.T) {
 		rotate_refresh
 		rotate_keys 720h
 		user_id_claim user_id
-		login_limit 5 per 30s
+		login_limit 5 per 30s per_user 80
 		realm shop`, map[string]any{
 			"handler":    "jwt_issuer",
 			"users_file": usersFile,
@@ -105,6 +110,7 @@ func TestAdaptIssuerFull(t *testing.T) {
 				map[string]any{"name": "alice", "hash": aliceHash, "claims": map[string]any{
 					"user_id": float64(7), "roles": []any{"admin", "editor"}, "team": "blue", "zip": "007",
 					"big": "123456789012345678901234567890", "neg": float64(-3), "safe": float64(9007199254740991),
+					"admin": true, "beta": false, "text": "true", "code": "7", "ids": []any{float64(1), float64(2), "3", "007"},
 				}},
 				map[string]any{"name": "carol", "hash": carolHash},
 			},
@@ -116,9 +122,10 @@ func TestAdaptIssuerFull(t *testing.T) {
 			"rotate_refresh": true,
 			"rotate_keys":    float64(720 * 3600 * 1e9),
 			"user_id_claim":  "user_id",
-			"login_limit":    map[string]any{"attempts": float64(5), "per": float64(30e9)},
+			"login_limit":    map[string]any{"attempts": float64(5), "per": float64(30e9), "per_user": float64(80)},
 			"base_path":      "/api/token",
 			"realm":          "shop",
+			"source":         "Caddyfile:2",
 		}},
 		{"credentials_url, key file, limit off", `
 		credentials_url https://app.example/auth/check
@@ -129,6 +136,7 @@ func TestAdaptIssuerFull(t *testing.T) {
 			"signing_key":     map[string]any{"source": "file", "file": keyPEM},
 			"login_limit":     map[string]any{"off": true},
 			"base_path":       "/api/token",
+			"source":          "Caddyfile:2",
 		}},
 		{"secret placeholder kept", `
 		user bob ` + bobHash + `
@@ -137,6 +145,7 @@ func TestAdaptIssuerFull(t *testing.T) {
 			"users":       []any{map[string]any{"name": "bob", "hash": bobHash}},
 			"signing_key": map[string]any{"source": "secret", "secret": "{env.GATEHOUSE_TEST_SECRET}"},
 			"base_path":   "/api/token",
+			"source":      "Caddyfile:2",
 		}},
 	}
 	for _, tt := range tests {
@@ -291,7 +300,7 @@ func TestAdaptZeroConfigJWTAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"handler": "jwt_auth", "issuers": []any{"https://gatehouse.test"}}
+	want := map[string]any{"handler": "jwt_auth", "issuers": []any{"https://gatehouse.test"}, "source": "Caddyfile:2"}
 	if got := jwtHandler(t, cfg); !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
@@ -300,10 +309,7 @@ func TestAdaptZeroConfigJWTAuth(t *testing.T) {
 // TestAdaptIssuerErrors checks that each config mistake is reported at its Caddyfile line with a
 // message that says what to fix.
 func TestAdaptIssuerErrors(t *testing.T) {
-	dir := t.TempDir()
-	publicPEM := writeFile(t, dir, "public.pem", pemPublic(t, &testEC(t).PublicKey))
-	usersFile := writeFile(t, dir, "users", []byte("bob:"+bobHash+"\n"))
-	t.Setenv("GATEHOUSE_TEST_SHORT", "short")
+	usersFile := writeFile(t, t.TempDir(), "users", []byte("bob:"+bobHash+"\n"))
 	user := "user bob " + bobHash + "\n\t\t"
 
 	tests := []struct {
@@ -315,7 +321,7 @@ func TestAdaptIssuerErrors(t *testing.T) {
 	}{
 		{"no users", "", "issuer x", 4, "jwt_issuer needs users: set users_file, user or credentials_url"},
 		{"users and credentials_url", "", user + "credentials_url https://app.example/check", 4, "credentials_url cannot be combined with users_file or user"},
-		{"missing users file", "", "users_file " + dir + "/none", 3, "cannot open the users file"},
+		{"empty users file", "", `users_file ""`, 3, "users_file: the file name must not be empty"},
 		{"users_file twice", "", "users_file " + usersFile + "\n\t\tusers_file " + usersFile, 4, "users_file is already set"},
 		{"user without hash", "", "user bob", 3, "user takes a name and a password hash"},
 		{"user plaintext", "", "user bob secret123", 3, "unknown password hash format; use bcrypt"},
@@ -325,16 +331,17 @@ func TestAdaptIssuerErrors(t *testing.T) {
 		{"reserved claim", "", "user bob " + bobHash + " {\n\t\t\tclaim exp 1\n\t\t}", 4, "claim exp is set by the issuer itself"},
 		{"claim case twin", "", "user bob " + bobHash + " {\n\t\t\tclaim Role a\n\t\t\tclaim role b\n\t\t}", 5, "claim role is already set for user bob"},
 		{"unknown user option", "", "user bob " + bobHash + " {\n\t\t\tclaims x y\n\t\t}", 4, "unrecognized user option 'claims'"},
-		{"credentials_url scheme", "", "credentials_url ftp://app.example/check", 3, "must start with https:// or http://"},
+		{"credentials_url scheme", "", "credentials_url ftp://app.example/check", 3, "must start with https://"},
+		{"credentials_url plain http", "", "credentials_url http://app.example/check", 3, "credentials_url: the credentials URL must use https"},
+		{"credentials_url plain http to a LAN address", "", "credentials_url http://192.168.1.20:8000/check", 3, "http is allowed only to a loopback host (127.0.0.1, ::1, localhost)"},
 		{"credentials_url host", "", "credentials_url https:///check", 3, "has no host"},
 		{"signing_key none", "", user + "signing_key", 4, "signing_key takes auto"},
 		{"signing_key unknown", "", user + "signing_key vault x", 4, `signing_key "vault" is unknown`},
 		{"auto alg", "", user + "signing_key auto HS256", 4, `signing_key auto cannot generate "HS256" keys`},
 		{"auto extra", "", user + "signing_key auto ES256 x", 4, "wrong argument count"},
-		{"file public key", "", user + "signing_key file " + publicPEM, 4, "signing_key file " + publicPEM},
-		{"file missing", "", user + "signing_key file " + dir + "/none.pem", 4, "cannot read the file"},
+		{"file empty", "", user + `signing_key file ""`, 4, "signing_key file: the file name must not be empty"},
 		{"short secret", "", user + "signing_key secret tooshort", 4, "HMAC needs at least 32"},
-		{"short secret env", "", user + "signing_key secret {env.GATEHOUSE_TEST_SHORT}", 4, "HMAC needs at least 32"},
+		{"login_page empty", "/api/token/*", user + "session {\n\t\t\tlogin_page \"\"\n\t\t}", 5, "session login_page: the file name must not be empty"},
 		{"signing_key twice", "", user + "signing_key auto\n\t\tsigning_key auto", 5, "signing_key is already set"},
 		{"issuer two values", "", user + "issuer a b", 4, "issuer takes one value"},
 		{"access_ttl", "", user + "access_ttl soon", 4, `access_ttl "soon" is not a duration`},
@@ -347,22 +354,104 @@ func TestAdaptIssuerErrors(t *testing.T) {
 		{"rotate_keys negative", "", user + "rotate_keys -1h", 4, "rotate_keys must be a positive interval"},
 		{"user_id_claim reserved", "", user + "user_id_claim jti", 4, "claim jti is set by the issuer itself"},
 		{"user_id_claim case", "", "user bob " + bobHash + " {\n\t\t\tclaim User_ID 3\n\t\t}\n\t\tuser_id_claim user_id", 6, "differs from user_id_claim user_id only in case"},
-		{"login_limit syntax", "", user + "login_limit 5 every 1m", 4, "login_limit takes <n> per <duration> or off"},
+		{"login_limit syntax", "", user + "login_limit 5 every 1m", 4, "login_limit takes <n> per <duration> [per_user <m>] or off"},
+		{"login_limit per_user syntax", "", user + "login_limit 5 per 1m per_ip 50", 4, "login_limit takes <n> per <duration> [per_user <m>] or off"},
+		{"login_limit per_user missing", "", user + "login_limit 5 per 1m per_user", 4, "login_limit takes <n> per <duration> [per_user <m>] or off"},
+		{"login_limit per_user zero", "", user + "login_limit 5 per 1m per_user 0", 4, `login_limit per_user "0" is not a positive number`},
+		{"login_limit per_user below attempts", "", user + "login_limit 5 per 1m per_user 4", 4, "login_limit per_user 4 is below the 5 attempts per address: one address could then lock the user out"},
 		{"login_limit zero", "", user + "login_limit 0 per 1m", 4, `login_limit "0" is not a positive number`},
 		{"login_limit window", "", user + "login_limit 5 per 1ms", 4, "login_limit per 1ms is out of range"},
 		{"base_path slash", "", user + "base_path /api/", 4, "must be a clean absolute path"},
 		{"realm quote", "", user + "realm \"a\\\"b\"", 4, "must be printable ASCII without quotes"},
 		{"unknown option", "", user + "rotate_tokens", 4, "unrecognized jwt_issuer option 'rotate_tokens'"},
 		{"argument", "", "", 2, "wrong argument count"},
+		{"name argument", "", "", 2, `name "Shop" must be 1 to 64 lowercase letters`},
 		{"wildcard matcher path", "/api/*/token", user, 2, `cannot take base_path from the path matcher "/api/*/token"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			head := "jwt_issuer " + tt.matcher + " {"
-			if tt.name == "argument" {
-				head = "jwt_issuer /a/* extra {\n\t\tuser bob " + bobHash
+			switch tt.name {
+			case "argument":
+				head = "jwt_issuer /a/* one two {\n\t\tuser bob " + bobHash
+			case "name argument":
+				head = "jwt_issuer /a/* Shop {\n\t\tuser bob " + bobHash
 			}
 			expectAdaptError(t, ":8080 {\n\t"+head+"\n\t\t"+tt.body+"\n\t}\n}\n", tt.line, tt.want, testSecret, bobHash)
+		})
+	}
+}
+
+// TestAdaptIssuerNeedsNoFiles: the parser reads tokens only, so a jwt_issuer naming a users
+// file, a signing key file, a login page and a secret this machine does not have adapts, the
+// paths and the placeholder kept as written.
+func TestAdaptIssuerNeedsNoFiles(t *testing.T) {
+	missing := t.TempDir() + "/none"
+	for _, tt := range []struct{ body, member string }{
+		{"users_file " + missing + "\n\t\tsigning_key file " + missing + ".pem\n\t\tsession {\n\t\t\tlogin_page " + missing + ".html\n\t\t}", "users_file"},
+		{"user bob " + bobHash + "\n\t\tsigning_key secret {env.GATEHOUSE_TEST_UNSET_SECRET}", "signing_key"},
+		{"user bob " + bobHash + "\n\t\tsigning_key secret {file." + missing + "}", "signing_key"},
+	} {
+		cfg, err := adapt(t, ":8080 {\n\tjwt_issuer /api/token/* {\n\t\t"+tt.body+"\n\t}\n}\n")
+		if err != nil {
+			t.Fatalf("adapt read a file or an environment variable: %v", err)
+		}
+		h := issuerHandler(t, cfg)
+		if h[tt.member] == nil || h["source"] != "Caddyfile:2" {
+			t.Errorf("%s or source missing in %v", tt.member, h)
+		}
+	}
+}
+
+// provisionAdaptedIssuer adapts caddyfile, which must succeed, and provisions its one
+// jwt_issuer as Caddy loads the adapted JSON (on a storage in memory), returning the error.
+func provisionAdaptedIssuer(t *testing.T, caddyfile string) error {
+	t.Helper()
+	cfg, err := adapt(t, caddyfile)
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	issuerHandler(t, cfg) // exactly one
+	var j JWTIssuer
+	dec := json.NewDecoder(bytes.NewReader(rawIssuerHandler(t, cfg)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		t.Fatal(err)
+	}
+	err = provisionIssuerIn(&j, nil)
+	if err == nil {
+		_ = j.Cleanup()
+	}
+	return err
+}
+
+// TestIssuerProvisionErrorsAtDirective: a users file, signing key file or login page that is
+// missing or bad, and a secret placeholder that does not resolve or is too short, fail when
+// the configuration is loaded, with the jwt_issuer directive's Caddyfile line.
+func TestIssuerProvisionErrorsAtDirective(t *testing.T) {
+	dir := t.TempDir()
+	publicPEM := writeFile(t, dir, "public.pem", pemPublic(t, &testEC(t).PublicKey))
+	badPage := writeFile(t, dir, "bad.html", []byte(`{{.Action`))
+	t.Setenv("GATEHOUSE_TEST_SHORT", "short")
+	user := "user bob " + bobHash + "\n\t\t"
+
+	tests := []struct {
+		name string
+		body string // the lines inside jwt_issuer { }, the directive being on Caddyfile line 3
+		want string
+	}{
+		{"missing users file", "users_file " + dir + "/none", "cannot open the users file"},
+		{"signing key file is a public key", user + "signing_key file " + publicPEM, "signing_key file " + publicPEM},
+		{"missing signing key file", user + "signing_key file " + dir + "/none.pem", "signing_key file " + dir + "/none.pem: cannot read the file: no such file or directory"},
+		{"short secret from env", user + "signing_key secret {env.GATEHOUSE_TEST_SHORT}", "HMAC needs at least 32"},
+		{"unset secret variable", user + "signing_key secret {env.GATEHOUSE_TEST_UNSET_SECRET}", "{env.GATEHOUSE_TEST_UNSET_SECRET}"},
+		{"missing login page", user + "session {\n\t\t\tlogin_page " + dir + "/none.html\n\t\t}", "session login_page: open " + dir + "/none.html"},
+		{"bad login page", user + "session {\n\t\t\tlogin_page " + badPage + "\n\t\t}", "session login_page " + badPage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := provisionAdaptedIssuer(t, ":8080 {\n\trespond /x ok\n\tjwt_issuer /api/token/* {\n\t\t"+tt.body+"\n\t}\n}\n")
+			expectLoadError(t, err, 3, tt.want, testSecret, bobHash, "short\"")
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/gatehouse-dev/gatehouse/internal/cors"
 	"github.com/gatehouse-dev/gatehouse/keys"
 	"github.com/gatehouse-dev/gatehouse/token"
 	"github.com/gatehouse-dev/gatehouse/verify"
@@ -28,7 +30,7 @@ func init() {
 // refuses with 401/403 (a simplejwt-shaped JSON body and an RFC 6750 WWW-Authenticate header), and
 // on success sets {http.auth.user.*} placeholders and forwards chosen claims as request headers.
 // Without key settings (secret, public_keys, jwks_files, jwks_urls) it trusts the keys of the
-// jwt_issuer handlers loaded in the same Caddy.
+// jwt_issuer handlers of its own site, or of those it names (issuer_names).
 type JWTAuth struct {
 	// HMAC secret (HS256/384/512), at least 32 bytes. Placeholders such as {env.JWT_SECRET} or
 	// {file./run/secrets/jwt} are resolved at provision time, so the secret itself need not be in
@@ -46,11 +48,17 @@ type JWTAuth struct {
 	Issuers []string `json:"issuers,omitempty"`
 	// Accepted aud values; when set, aud is required.
 	Audiences []string `json:"audiences,omitempty"`
-	// Clock skew allowed for exp, nbf and iat. Default 0, at most 5m.
-	Leeway caddy.Duration `json:"leeway,omitempty"`
+	// Clock skew allowed for exp, nbf and iat, at most 5m. Unset (null) means the default: 60s
+	// when keys are configured (tokens from other issuers, whose clocks differ), 0 when the
+	// handler trusts only this Caddy's jwt_issuer (one clock). 0 sets no leeway.
+	Leeway *caddy.Duration `json:"leeway,omitempty"`
 	// The token_type rule: empty (a token carrying token_type must say "access"), "off", or the
 	// value the claim must have.
 	TokenType string `json:"token_type,omitempty"`
+	// Accepted JOSE header typ values, e.g. ["at+jwt"] for RFC 9068 access tokens; when set, typ
+	// is required and must be one of these, compared case-insensitively with "application/"
+	// optional (RFC 7515 §4.1.9). Unset: typ is not checked.
+	Typ []string `json:"typ,omitempty"`
 	// Where to read the token from, in order. Default: the Authorization header, Bearer scheme.
 	Sources []TokenSource `json:"sources,omitempty"`
 	// Claims tried in order; the first present becomes {http.auth.user.id}. Default: sub, user_id.
@@ -70,11 +78,24 @@ type JWTAuth struct {
 	// a signature check. Expiry and the key set are still checked on every request, and refused
 	// tokens are never kept. 0 means the default (10000), -1 turns the cache off.
 	CacheSize int `json:"cache_size,omitempty"`
-	// The base path of a jwt_issuer of this Caddy with session on (e.g. "/api/token"): the token
-	// is then also read from that issuer's access cookie, an expired one is renewed in-line with
-	// the refresh cookie, state-changing requests carried by the cookie must come from the site's
-	// own pages, and a browser without a session is redirected to the login page.
+	// The base path of a jwt_issuer with session on (e.g. "/api/token"), of this handler's site
+	// or among the issuers named by issuer_names: the token is then also read from that issuer's
+	// access cookie, an expired one is renewed in-line with the refresh cookie, state-changing
+	// requests carried by the cookie must come from the site's own pages, and a browser without
+	// a session is redirected to the login page.
 	Session string `json:"session,omitempty"`
+	// Names of jwt_issuer handlers (their name setting) of this configuration whose keys are
+	// trusted and whose sessions session may use, whatever site they are in. Without
+	// issuer_names and without key settings, the handler trusts the jwt_issuer handlers of its
+	// own site only.
+	IssuerNames []string `json:"issuer_names,omitempty"`
+	// How CORS preflight requests are answered (see CORS). Without it a preflight needs a
+	// token like any other request, so no request reaches the next handler unauthenticated.
+	CORS *CORS `json:"cors,omitempty"`
+	// Where the handler was configured, e.g. "Caddyfile:12": set by the Caddyfile adapter, used
+	// in error messages only, so that a key file or secret Provision cannot load is reported at
+	// its directive.
+	Source string `json:"source,omitempty"`
 
 	verifier  *verify.Verifier
 	extractor verify.Extractor
@@ -85,8 +106,21 @@ type JWTAuth struct {
 	// remoteKeys are this handler's references in remotes, released by Cleanup.
 	remoteKeys []string
 	challenges challenges
+	cors       *cors.Policy // nil without cors origins
 	metrics    *authMetrics
 	logger     *zap.Logger
+
+	link           *issuerLink
+	unregisterAuth func()
+}
+
+// issuerLink is how a jwt_auth reaches the issuers of its configuration: the gatehouse app,
+// what it uses of the app's issuers (trust), and what that resolved to in the app's current
+// state (bound, see binding).
+type issuerLink struct {
+	app   *App
+	trust trust
+	bound atomic.Pointer[binding]
 }
 
 // JWKSURL is a remote JWK Set.
@@ -153,8 +187,9 @@ func (p pooledRemote) Destruct() error {
 }
 
 // Provision sets defaults, loads the keys (resolving the secret's placeholders), starts or joins
-// the remote JWK Sets and builds the verifier.
-func (j *JWTAuth) Provision(ctx caddy.Context) error {
+// the remote JWK Sets and builds the verifier. Its errors start with Source.
+func (j *JWTAuth) Provision(ctx caddy.Context) (err error) {
+	defer func() { err = withSource(j.Source, err) }()
 	j.logger = ctx.Logger()
 	if j.Realm == "" {
 		j.Realm = defaultRealm
@@ -193,27 +228,30 @@ func (j *JWTAuth) Provision(ctx caddy.Context) error {
 		}
 		providers = append(providers, r)
 	}
-	if !j.hasKeySettings() {
-		// No key settings: trust the jwt_issuer handlers of this Caddy, whichever are loaded
-		// when a token arrives (a reload swaps them); with none, every token is refused.
-		providers = append(providers, issuers)
-		if issuers.len() == 0 {
-			j.logger.Warn("jwt_auth has no key settings and no jwt_issuer is loaded yet; " +
-				"tokens are refused (no_keys_loaded) until one is: add a jwt_issuer, or set secret, public_key, jwks_file or jwks_url")
-		}
+	// The issuers of the configuration: the named ones, or without names and key settings the
+	// ones of this handler's site; with none, every token is refused (no_keys_loaded). The app
+	// warns at start when none is there.
+	app, err := loadApp(ctx)
+	if err != nil {
+		return err
 	}
-
-	if j.Session != "" && sessions.get(j.Session) == nil {
-		j.logger.Warn("jwt_auth session names no jwt_issuer with session on that is loaded yet; browsers are sent to its login page and tokens come from headers only until one is",
-			zap.String("session", j.Session))
+	j.link = &issuerLink{app: app, trust: trust{
+		names:   j.IssuerNames,
+		keys:    !j.hasKeySettings() || len(j.IssuerNames) > 0,
+		session: j.Session,
+	}}
+	if j.link.trust.keys {
+		providers = append(providers, issuerKeys{j.link})
 	}
+	j.unregisterAuth = app.registerAuth(j)
 
 	policy := verify.Policy{
 		Algorithms:   j.Algorithms,
 		Issuers:      j.Issuers,
 		Audiences:    j.Audiences,
-		Leeway:       time.Duration(j.Leeway),
+		Leeway:       j.leeway(),
 		TokenType:    j.TokenType,
+		Types:        j.Typ,
 		MaxTokenSize: j.MaxTokenSize,
 		CacheSize:    j.CacheSize,
 		// Claims that end up in request headers or as the user id must be header-safe.
@@ -238,37 +276,77 @@ func (j *JWTAuth) Provision(ctx caddy.Context) error {
 		j.extractor.Sources = append(j.extractor.Sources, verify.Source{From: s.From, Name: s.Name, Schemes: s.Schemes})
 	}
 	j.challenges = newChallenges(j.Realm)
+	if j.CORS != nil {
+		if j.cors, err = j.CORS.policy(); err != nil {
+			return err
+		}
+	}
 	if j.metrics, err = newAuthMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
 	return nil
 }
 
-// loadStaticKeys reads the secret, the PEM files and the JWK Set files.
+// loadStaticKeys reads the secret, the PEM files and the JWK Set files, and checks that each
+// allows one of the configured algorithms, naming the one that does not.
 func (j *JWTAuth) loadStaticKeys() ([]*keys.Key, error) {
 	var ks []*keys.Key
+	add := func(origin string, group ...*keys.Key) error {
+		if len(j.Algorithms) > 0 {
+			if _, err := keys.Restrict(group, j.Algorithms); err != nil {
+				return fmt.Errorf("%s: %v; add the key's algorithm to algorithms or remove the key", origin, err)
+			}
+		}
+		ks = append(ks, group...)
+		return nil
+	}
 	if j.Secret != "" {
 		k, err := loadSecret(j.Secret)
 		if err != nil {
 			return nil, err
 		}
-		ks = append(ks, k)
+		if err := add("secret", k); err != nil {
+			return nil, err
+		}
 	}
 	for _, p := range j.PublicKeys {
 		k, err := loadPEM(p)
 		if err != nil {
 			return nil, err
 		}
-		ks = append(ks, k)
+		if err := add("public_key "+p, k); err != nil {
+			return nil, err
+		}
 	}
 	for _, p := range j.JWKSFiles {
-		set, err := loadJWKS(p)
+		set, skipped, err := loadJWKS(p)
 		if err != nil {
 			return nil, err
 		}
-		ks = append(ks, set...)
+		// A key of the file that is not used is said once, at load, with its kid and why.
+		for _, sk := range skipped {
+			j.logger.Warn("JWK Set key skipped", zap.String("jwks_file", p), zap.Int("index", sk.Index),
+				zap.String("kid", sk.Kid), zap.String("reason", sk.Reason))
+		}
+		if err := add("jwks_file "+p, set...); err != nil {
+			return nil, err
+		}
 	}
 	return ks, nil
+}
+
+// leeway is the configured leeway, or the default: verify.DefaultLeeway for a handler with key
+// settings, whose tokens may come from issuers with other clocks; none for one that trusts only
+// the jwt_issuer of this Caddy, which shares its clock (and whose session renews an expired
+// access cookie the moment it expires).
+func (j *JWTAuth) leeway() time.Duration {
+	switch {
+	case j.Leeway != nil:
+		return time.Duration(*j.Leeway)
+	case j.hasKeySettings():
+		return verify.DefaultLeeway
+	}
+	return 0
 }
 
 // joinRemote returns the pooled Remote for u, creating and starting it if no loaded config uses
@@ -298,11 +376,42 @@ func (j *JWTAuth) joinRemote(u JWKSURL) (keys.Provider, error) {
 }
 
 // Validate checks the configuration; the Caddyfile parser runs the same checks with file:line.
+// It reads no file and resolves no placeholder: Provision does, with Source in its errors.
 func (j *JWTAuth) Validate() error {
 	if err := keys.CheckAlgorithms(j.Algorithms); err != nil {
 		return fmt.Errorf("algorithms: %w", err)
 	}
-	if err := checkLeeway(time.Duration(j.Leeway)); err != nil {
+	if j.Secret != "" {
+		if err := checkSecret(j.Secret); err != nil {
+			return err
+		}
+	}
+	for _, set := range []struct {
+		name  string
+		paths []string
+	}{{"public_key", j.PublicKeys}, {"jwks_file", j.JWKSFiles}} {
+		for _, p := range set.paths {
+			if err := checkFileName(set.name, p); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range j.IssuerNames {
+		if err := checkIssuerName(n); err != nil {
+			return fmt.Errorf("issuer_name: %w", err)
+		}
+	}
+	if j.CORS != nil {
+		if _, err := j.CORS.policy(); err != nil {
+			return err
+		}
+	}
+	if j.Leeway != nil {
+		if err := checkLeeway(time.Duration(*j.Leeway)); err != nil {
+			return err
+		}
+	}
+	if err := verify.CheckTypes(j.Typ); err != nil {
 		return err
 	}
 	if err := checkCacheSize(j.CacheSize); err != nil {
@@ -363,6 +472,10 @@ func (j *JWTAuth) Validate() error {
 // Cleanup releases this handler's remote JWK Sets; the last user of one stops it. It may run more
 // than once (Caddy also calls it after a failed Provision).
 func (j *JWTAuth) Cleanup() error {
+	if j.unregisterAuth != nil {
+		j.unregisterAuth()
+		j.unregisterAuth = nil
+	}
 	for _, key := range j.remoteKeys {
 		if _, err := remotes.Delete(key); err != nil {
 			return err
@@ -382,9 +495,14 @@ func (j *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if len(j.forwardHeaders) > 0 {
 		deleteUnderscoreAliases(r.Header, j.forwardHeaders)
 	}
-	if isPreflight(r) {
-		j.metrics.count(resultPreflight)
-		return next.ServeHTTP(w, r)
+	j.hideQueryTokens(r)
+	if cors.IsPreflight(r) {
+		if done, err := j.servePreflight(w, r, next); done {
+			return err
+		}
+	}
+	if j.cors != nil {
+		j.cors.Actual(w.Header(), r)
 	}
 	if j.Session != "" {
 		return j.serveSession(w, r, next)
@@ -420,6 +538,9 @@ func (j *JWTAuth) admit(w http.ResponseWriter, r *http.Request, claims *token.Cl
 		}
 	}
 	j.metrics.count(result)
+	if a, ok := next.(answerer); ok {
+		return a.admitted(w, r, claims) // jwt_forward_auth: the answer to the proxy
+	}
 	return next.ServeHTTP(w, r)
 }
 
@@ -460,15 +581,6 @@ func (j *JWTAuth) logRefused(msg string, e *verify.Error) {
 	}
 }
 
-// isPreflight reports whether r is a CORS preflight request, which browsers send without
-// credentials (Fetch standard, CORS-preflight request), so it must pass through to whatever
-// answers CORS.
-func isPreflight(r *http.Request) bool {
-	return r.Method == http.MethodOptions &&
-		r.Header.Get("Origin") != "" &&
-		r.Header.Get("Access-Control-Request-Method") != ""
-}
-
 // errMissing is the refusal of a request that carries no token.
 var errMissing = &verify.Error{
 	Status:      http.StatusUnauthorized,
@@ -486,6 +598,27 @@ func asVerifyError(err error) *verify.Error {
 	return &verify.Error{Status: http.StatusUnauthorized, Reason: verify.ReasonMalformed, Description: "token is invalid"}
 }
 
+// binding is what a jwt_auth uses of the app's issuers now. It is resolved again only when
+// the app's issuers change, which in a running configuration they do not: a request costs two
+// atomic loads.
+func (l *issuerLink) binding() *binding {
+	_ = l.app.place() // an error stops the configuration at Start; the handlers stay as they are
+	st := l.app.state.Load()
+	if b := l.bound.Load(); b != nil && b.state == st {
+		return b
+	}
+	b := st.resolve(l.trust)
+	l.bound.Store(b)
+	return b
+}
+
+// issuerKeys is the keys.Provider of the issuers a jwt_auth trusts.
+type issuerKeys struct{ l *issuerLink }
+
+// Current implements keys.Provider: the keys of the trusted issuers, an empty set while there
+// are none, so that tokens are refused, never accepted.
+func (p issuerKeys) Current() *keys.Set { return p.l.binding().keys.Current() }
+
 // hasKeySettings reports whether keys are configured; without, the handler trusts the
 // jwt_issuer handlers of the same Caddy.
 func (j *JWTAuth) hasKeySettings() bool {
@@ -499,4 +632,5 @@ var (
 	_ caddy.CleanerUpper          = (*JWTAuth)(nil)
 	_ caddyhttp.MiddlewareHandler = (*JWTAuth)(nil)
 	_ caddy.Destructor            = pooledRemote{}
+	_ keys.Provider               = issuerKeys{}
 )

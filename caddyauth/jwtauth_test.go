@@ -185,7 +185,9 @@ func TestForwardHeaderAlwaysDeleted(t *testing.T) {
 		{"bad token", strict, bearer("x.y.z"), false},
 		{"valid token without the claim", strict, bearer(hsToken(`"user_id":7`)), true},
 		{"anonymous", optional, httptest.NewRequest("GET", "/", nil), true},
-		{"preflight", strict, preflight(), true},
+		{"preflight", strict, preflight(), false},
+		{"preflight passed through", provision(t, &JWTAuth{Secret: testSecret, CORS: &CORS{Passthrough: true},
+			ForwardClaims: []ForwardClaim{{Claim: "sub", Header: "X-User-Id"}}}), preflight(), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,34 +229,60 @@ func TestOptional(t *testing.T) {
 	}
 }
 
-// TestPreflight: a CORS preflight passes without a token; an OPTIONS that is not one does not.
+// TestPreflight: without a cors setting a CORS preflight needs a token like any request (the
+// review found it passing unauthenticated, body included); with cors origins jwt_auth answers it
+// itself and never calls next; with cors passthrough only a bodiless preflight goes on, stripped
+// of credentials.
 func TestPreflight(t *testing.T) {
-	j := provision(t, &JWTAuth{Secret: testSecret})
+	plain := provision(t, &JWTAuth{Secret: testSecret})
+	answering := provision(t, &JWTAuth{Secret: testSecret, CORS: &CORS{Origins: []string{"https://a.example"}}})
+	passing := provision(t, &JWTAuth{Secret: testSecret, CORS: &CORS{Passthrough: true}})
+	preflight := func(origin, body string) *http.Request {
+		r := httptest.NewRequest("OPTIONS", "/api/x", strings.NewReader(body))
+		r.Header.Set("Origin", origin)
+		r.Header.Set("Access-Control-Request-Method", "PUT")
+		r.Header.Set("Authorization", "Bearer not-verified")
+		r.Header.Set("Cookie", "session=x")
+		return r
+	}
 	tests := []struct {
-		name     string
-		method   string
-		headers  map[string]string
-		wantNext bool
+		name       string
+		j          *JWTAuth
+		req        *http.Request
+		wantNext   bool
+		wantStatus int
+		wantACAO   string
 	}{
-		{"preflight", "OPTIONS", map[string]string{"Origin": "https://a.example", "Access-Control-Request-Method": "PUT"}, true},
-		{"options without origin", "OPTIONS", map[string]string{"Access-Control-Request-Method": "PUT"}, false},
-		{"options without request method", "OPTIONS", map[string]string{"Origin": "https://a.example"}, false},
-		{"GET with preflight headers", "GET", map[string]string{"Origin": "https://a.example", "Access-Control-Request-Method": "PUT"}, false},
+		{"no cors: preflight refused", plain, preflight("https://a.example", ""), false, 401, ""},
+		{"no cors: preflight with a body refused", plain, preflight("https://a.example", `{"x":1}`), false, 401, ""},
+		{"cors origins: allowed preflight answered", answering, preflight("https://a.example", ""), false, 204, "https://a.example"},
+		{"cors origins: other origin refused", answering, preflight("https://b.example", ""), false, 403, ""},
+		{"cors origins: OPTIONS that is no preflight needs a token", answering, httptest.NewRequest("OPTIONS", "/api/x", nil), false, 401, ""},
+		{"passthrough: bodiless preflight goes on", passing, preflight("https://a.example", ""), true, 204, ""},
+		{"passthrough: preflight with a body refused", passing, preflight("https://a.example", `{"x":1}`), false, 400, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(tt.method, "/api/x", nil)
-			for k, v := range tt.headers {
-				r.Header.Set(k, v)
+			s := serve(tt.j, tt.req, nil)
+			if s.nextCalled != tt.wantNext || s.rec.Code != tt.wantStatus {
+				t.Fatalf("next called %v, status %d; want %v, %d", s.nextCalled, s.rec.Code, tt.wantNext, tt.wantStatus)
 			}
-			s := serve(j, r, nil)
-			if s.nextCalled != tt.wantNext {
-				t.Errorf("next called %v, want %v (status %d)", s.nextCalled, tt.wantNext, s.rec.Code)
+			if got := s.rec.Header().Get("Access-Control-Allow-Origin"); got != tt.wantACAO {
+				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tt.wantACAO)
 			}
-			if tt.wantNext && s.rec.Header().Get("WWW-Authenticate") != "" {
-				t.Error("preflight got a challenge")
+			if s.nextCalled && (s.nextHeader.Get("Authorization") != "" || s.nextHeader.Get("Cookie") != "") {
+				t.Errorf("a passed-through preflight kept credentials: %v", s.nextHeader)
 			}
 		})
+	}
+
+	// An allowed origin's ordinary request is marked, refusals included, so the page can read
+	// the 401 and log in again.
+	r := httptest.NewRequest("GET", "/api/x", nil)
+	r.Header.Set("Origin", "https://a.example")
+	s := serve(answering, r, nil)
+	if s.rec.Code != 401 || s.rec.Header().Get("Access-Control-Allow-Origin") != "https://a.example" {
+		t.Errorf("refusal to an allowed origin: %d %v", s.rec.Code, s.rec.Header())
 	}
 }
 

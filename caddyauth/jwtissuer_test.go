@@ -129,13 +129,15 @@ func jwtPart(t *testing.T, tok string, i int) map[string]any {
 // refused, and a jwt_auth without key settings accepts the access tokens.
 func TestIssuerEndToEnd(t *testing.T) {
 	j := provisionIssuer(t, &JWTIssuer{
-		Users:         testUsers(),
-		SigningKey:    &SigningKey{Source: keySecret, Secret: testSecret},
-		Issuer:        "https://gatehouse.test",
-		Audiences:     []string{"shop"},
-		AccessTTL:     caddy.Duration(2 * time.Minute),
-		RotateRefresh: true,
-		BasePath:      "/api/token",
+		BasePath: "/api/token",
+		IssuerConfig: IssuerConfig{
+			Users:         testUsers(),
+			SigningKey:    &SigningKey{Source: keySecret, Secret: testSecret},
+			Issuer:        "https://gatehouse.test",
+			Audiences:     []string{"shop"},
+			AccessTTL:     caddy.Duration(2 * time.Minute),
+			RotateRefresh: true,
+		},
 	}, nil)
 	auth := provision(t, &JWTAuth{})
 
@@ -205,7 +207,7 @@ func TestIssuerBasePath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.base+" "+tt.path, func(t *testing.T) {
-			j := provisionIssuer(t, &JWTIssuer{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}, BasePath: tt.base}, nil)
+			j := provisionIssuer(t, &JWTIssuer{BasePath: tt.base, IssuerConfig: IssuerConfig{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}}}, nil)
 			rec := call(t, j, http.MethodPost, tt.path, `{"username":"bob","password":"bob-pw"}`, "")
 			if rec.Code != tt.want {
 				t.Errorf("status %d, want %d; body %s", rec.Code, tt.want, rec.Body)
@@ -234,8 +236,8 @@ func TestIssuerSigningKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			storage := kv.NewMemory()
-			first := provisionIssuer(t, &JWTIssuer{Users: testUsers(), SigningKey: tt.key}, storage)
-			second := provisionIssuer(t, &JWTIssuer{Users: testUsers(), SigningKey: tt.key}, storage)
+			first := provisionIssuer(t, &JWTIssuer{IssuerConfig: IssuerConfig{Users: testUsers(), SigningKey: tt.key}}, storage)
+			second := provisionIssuer(t, &JWTIssuer{IssuerConfig: IssuerConfig{Users: testUsers(), SigningKey: tt.key}}, storage)
 			a1, _ := pair(t, login(t, first, "", "bob", "bob-pw", ""))
 			a2, _ := pair(t, login(t, second, "", "bob", "bob-pw", ""))
 			h1, h2 := jwtPart(t, a1, 0), jwtPart(t, a2, 0)
@@ -271,11 +273,15 @@ func TestIssuerSigningKeys(t *testing.T) {
 }
 
 // TestIssuerLoginLimit: the limits are per client_ip variable (what Caddy derived, honouring
-// trusted_proxies) and per username, 20 per minute by default, and can be turned off.
+// trusted_proxies), per (username, client_ip) and per username with a ceiling of 10 times the
+// attempts (or per_user), 20 per minute by default, and can be turned off.
 func TestIssuerLoginLimit(t *testing.T) {
 	t.Run("per client_ip", func(t *testing.T) {
-		j := provisionIssuer(t, &JWTIssuer{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: testSecret},
-			LoginLimit: &LoginLimit{Attempts: 1, Per: caddy.Duration(time.Hour)}}, nil)
+		j := provisionIssuer(t, &JWTIssuer{
+			IssuerConfig: IssuerConfig{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: testSecret},
+				LoginLimit: &LoginLimit{Attempts: 1, Per: caddy.Duration(time.Hour), PerUser: 2},
+			},
+		}, nil)
 		steps := []struct {
 			ip, user string
 			want     int
@@ -283,7 +289,8 @@ func TestIssuerLoginLimit(t *testing.T) {
 			{"203.0.113.1", "u1", http.StatusUnauthorized},
 			{"203.0.113.2", "u2", http.StatusUnauthorized}, // same connection address, other client_ip
 			{"203.0.113.1", "u3", http.StatusTooManyRequests},
-			{"203.0.113.3", "u1", http.StatusTooManyRequests}, // per username
+			{"203.0.113.3", "u1", http.StatusUnauthorized},    // another address: not locked out
+			{"203.0.113.4", "u1", http.StatusTooManyRequests}, // the per-user ceiling of 2
 		}
 		for i, s := range steps {
 			rec := login(t, j, "", s.user, "x", s.ip)
@@ -307,7 +314,7 @@ func TestIssuerLoginLimit(t *testing.T) {
 		{"custom", &LoginLimit{Attempts: 3, Per: caddy.Duration(time.Minute)}, 4, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			j := provisionIssuer(t, &JWTIssuer{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}, LoginLimit: tt.limit}, nil)
+			j := provisionIssuer(t, &JWTIssuer{IssuerConfig: IssuerConfig{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}, LoginLimit: tt.limit}}, nil)
 			var last int
 			for i := range tt.attempts {
 				last = login(t, j, "", "nobody"+strconv.Itoa(i), "x", "198.51.100.7").Code
@@ -319,11 +326,33 @@ func TestIssuerLoginLimit(t *testing.T) {
 	}
 }
 
+// TestIssuerLoginLimitCeiling: the per-username ceiling defaults to 10 times the attempts:
+// one failure each from 10 addresses is allowed, the 11th address is refused; other users are
+// not (the ceiling is per user).
+func TestIssuerLoginLimitCeiling(t *testing.T) {
+	j := provisionIssuer(t, &JWTIssuer{
+		IssuerConfig: IssuerConfig{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: testSecret},
+			LoginLimit: &LoginLimit{Attempts: 1, Per: caddy.Duration(time.Hour)},
+		},
+	}, nil)
+	for i := range 10 {
+		if rec := login(t, j, "", "alice", "guess", "198.51.100."+strconv.Itoa(i+1)); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d, want 401", i+1, rec.Code)
+		}
+	}
+	if rec := login(t, j, "", "alice", "guess", "198.51.100.11"); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("11th address: status %d, want 429", rec.Code)
+	}
+	if rec := login(t, j, "", "bob", "guess", "198.51.100.12"); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("another user: status %d, want 401", rec.Code)
+	}
+}
+
 // TestIssuerUsersFile: users of the file log in, whatever the hash format; a bad line is
 // skipped without dropping the others; inline users win over file users.
 func TestIssuerUsersFile(t *testing.T) {
 	file := writeFile(t, t.TempDir(), "users", []byte("# users\nbob:"+bobHash+"\nbroken line\ncarol:"+carolHash+"\nalice:"+bobHash+"\n"))
-	j := provisionIssuer(t, &JWTIssuer{UsersFile: file, Users: testUsers()[:1], SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}}, nil)
+	j := provisionIssuer(t, &JWTIssuer{IssuerConfig: IssuerConfig{UsersFile: file, Users: testUsers()[:1], SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}}}, nil)
 	for _, tt := range []struct {
 		user, password string
 		want           int
@@ -356,7 +385,7 @@ func TestIssuerCredentialsURL(t *testing.T) {
 		}
 	}))
 	defer app.Close()
-	j := provisionIssuer(t, &JWTIssuer{CredentialsURL: app.URL, SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}}, nil)
+	j := provisionIssuer(t, &JWTIssuer{IssuerConfig: IssuerConfig{CredentialsURL: app.URL, SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}}}, nil)
 
 	access, _ := pair(t, login(t, j, "", "dana", "yes", ""))
 	c := jwtPart(t, access, 1)
@@ -370,12 +399,12 @@ func TestIssuerCredentialsURL(t *testing.T) {
 	}
 }
 
-// TestIssuerCleanup: Cleanup removes the ring from the registry (a zero-config jwt_auth refuses
-// its tokens with no_keys_loaded) and stops the maintenance; it may run twice.
+// TestIssuerCleanup: Cleanup removes the handler from the gatehouse app (a zero-config jwt_auth
+// refuses its tokens with no_keys_loaded) and releases its issuer; it may run twice.
 func TestIssuerCleanup(t *testing.T) {
 	auth := provision(t, &JWTAuth{})
 	j := new(JWTIssuer)
-	*j = JWTIssuer{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}}
+	*j = JWTIssuer{IssuerConfig: IssuerConfig{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}}}
 	if err := provisionIssuerIn(j, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -383,16 +412,13 @@ func TestIssuerCleanup(t *testing.T) {
 	if s := serve(auth, bearer(access), nil); !s.nextCalled {
 		t.Fatalf("token refused while the issuer is loaded: %s", s.placeholder("http.auth.jwt.error"))
 	}
-	stopped := j.stopped
 	for range 2 {
 		if err := j.Cleanup(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	select {
-	case <-stopped:
-	default:
-		t.Error("the maintenance goroutine is still running")
+	if c := testApp.cores[defaultIssuer]; c != nil {
+		t.Errorf("the issuer is still held by the app (%d handlers)", c.refs)
 	}
 	s := serve(auth, bearer(access), nil)
 	if s.nextCalled || s.rec.Code != http.StatusUnauthorized || s.placeholder("http.auth.jwt.error") != "no_keys_loaded" {
@@ -410,12 +436,12 @@ func TestIssuerProvisionErrors(t *testing.T) {
 		j    JWTIssuer
 		want string
 	}{
-		{"unset secret", JWTIssuer{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: "{env.GATEHOUSE_TEST_UNSET}"}}, "{env.GATEHOUSE_TEST_UNSET}"},
-		{"short secret", JWTIssuer{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: "{env.GATEHOUSE_TEST_SHORT}"}}, "HMAC needs at least 32"},
-		{"public key file", JWTIssuer{Users: testUsers(), SigningKey: &SigningKey{Source: keyFile, File: public}}, "signing_key file " + public},
-		{"missing users file", JWTIssuer{UsersFile: dir + "/none", SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}}, "users file"},
-		{"bad hash", JWTIssuer{Users: []IssuerUser{{Name: "eve", Hash: "plaintext"}}}, "unknown password hash format"},
-		{"frequent rotation", JWTIssuer{Users: testUsers(), RotateKeys: caddy.Duration(10 * time.Minute)}, "would keep"},
+		{"unset secret", JWTIssuer{IssuerConfig: IssuerConfig{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: "{env.GATEHOUSE_TEST_UNSET}"}}}, "{env.GATEHOUSE_TEST_UNSET}"},
+		{"short secret", JWTIssuer{IssuerConfig: IssuerConfig{Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: "{env.GATEHOUSE_TEST_SHORT}"}}}, "HMAC needs at least 32"},
+		{"public key file", JWTIssuer{IssuerConfig: IssuerConfig{Users: testUsers(), SigningKey: &SigningKey{Source: keyFile, File: public}}}, "signing_key file " + public},
+		{"missing users file", JWTIssuer{IssuerConfig: IssuerConfig{UsersFile: dir + "/none", SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}}}, "users file"},
+		{"bad hash", JWTIssuer{IssuerConfig: IssuerConfig{Users: []IssuerUser{{Name: "eve", Hash: "plaintext"}}}}, "unknown password hash format"},
+		{"frequent rotation", JWTIssuer{IssuerConfig: IssuerConfig{Users: testUsers(), RotateKeys: caddy.Duration(10 * time.Minute)}}, "would keep"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -440,26 +466,29 @@ func TestIssuerValidate(t *testing.T) {
 		j    JWTIssuer
 		want string // "" for valid
 	}{
-		{"minimal", JWTIssuer{Users: users}, ""},
+		{"minimal", JWTIssuer{IssuerConfig: IssuerConfig{Users: users}}, ""},
 		{"no users", JWTIssuer{}, "needs users: set users_file, user or credentials_url"},
-		{"credentials_url and users", JWTIssuer{Users: users, CredentialsURL: "https://app.example/check"}, "credentials_url cannot be combined"},
-		{"credentials_url and users_file", JWTIssuer{UsersFile: "u", CredentialsURL: "https://app.example/check"}, "credentials_url cannot be combined"},
-		{"nameless user", JWTIssuer{Users: []IssuerUser{{Hash: aliceHash}}}, "user 1 has no name"},
-		{"reserved claim", JWTIssuer{Users: []IssuerUser{{Name: "a", Hash: aliceHash, Claims: map[string]json.RawMessage{"EXP": json.RawMessage("1")}}}}, "claim EXP is set by the issuer"},
-		{"unknown source", JWTIssuer{Users: users, SigningKey: &SigningKey{Source: "vault"}}, `signing_key "vault" is unknown`},
-		{"auto alg", JWTIssuer{Users: users, SigningKey: &SigningKey{Source: keyAuto, Alg: "HS256"}}, `cannot generate "HS256" keys`},
-		{"file without path", JWTIssuer{Users: users, SigningKey: &SigningKey{Source: keyFile}}, "signing_key file takes the path"},
-		{"secret empty", JWTIssuer{Users: users, SigningKey: &SigningKey{Source: keySecret}}, "signing_key secret takes the secret"},
-		{"rotate with secret", JWTIssuer{Users: users, SigningKey: secret, RotateKeys: caddy.Duration(time.Hour)}, "rotate_keys works only with signing_key auto"},
-		{"negative rotate", JWTIssuer{Users: users, RotateKeys: -1}, "rotate_keys must be a positive duration"},
-		{"short access", JWTIssuer{Users: users, AccessTTL: caddy.Duration(time.Millisecond)}, "access_ttl 1ms is out of range"},
-		{"long refresh", JWTIssuer{Users: users, RefreshTTL: caddy.Duration(9000 * time.Hour)}, "refresh_ttl 9000h0m0s is out of range"},
-		{"limit window", JWTIssuer{Users: users, LoginLimit: &LoginLimit{Attempts: 5, Per: caddy.Duration(time.Millisecond)}}, "login_limit per 1ms is out of range"},
-		{"base path slash", JWTIssuer{Users: users, BasePath: "/api/token/"}, "must be a clean absolute path"},
-		{"base path relative", JWTIssuer{Users: users, BasePath: "api"}, "must be a clean absolute path"},
-		{"base path wildcard", JWTIssuer{Users: users, BasePath: "/api/*"}, "without a trailing slash or wildcards"},
-		{"empty audience", JWTIssuer{Users: users, Audiences: []string{""}}, "audience must not contain an empty value"},
-		{"realm", JWTIssuer{Users: users, Realm: `a"b`}, "realm"},
+		{"credentials_url and users", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, CredentialsURL: "https://app.example/check"}}, "credentials_url cannot be combined"},
+		{"credentials_url and users_file", JWTIssuer{IssuerConfig: IssuerConfig{UsersFile: "u", CredentialsURL: "https://app.example/check"}}, "credentials_url cannot be combined"},
+		{"credentials_url plain http", JWTIssuer{IssuerConfig: IssuerConfig{CredentialsURL: "http://app.example/check"}}, "credentials_url: the credentials URL must use https"},
+		{"login_limit per_user below attempts", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, LoginLimit: &LoginLimit{PerUser: 19}}}, "login_limit per_user 19 is below the 20 attempts"},
+		{"login_limit per_user negative", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, LoginLimit: &LoginLimit{Attempts: 2, PerUser: -1}}}, "login_limit per_user -1 is out of range"},
+		{"nameless user", JWTIssuer{IssuerConfig: IssuerConfig{Users: []IssuerUser{{Hash: aliceHash}}}}, "user 1 has no name"},
+		{"reserved claim", JWTIssuer{IssuerConfig: IssuerConfig{Users: []IssuerUser{{Name: "a", Hash: aliceHash, Claims: map[string]json.RawMessage{"EXP": json.RawMessage("1")}}}}}, "claim EXP is set by the issuer"},
+		{"unknown source", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, SigningKey: &SigningKey{Source: "vault"}}}, `signing_key "vault" is unknown`},
+		{"auto alg", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, SigningKey: &SigningKey{Source: keyAuto, Alg: "HS256"}}}, `cannot generate "HS256" keys`},
+		{"file without path", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, SigningKey: &SigningKey{Source: keyFile}}}, "signing_key file takes the path"},
+		{"secret empty", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, SigningKey: &SigningKey{Source: keySecret}}}, "signing_key secret takes the secret"},
+		{"rotate with secret", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, SigningKey: secret, RotateKeys: caddy.Duration(time.Hour)}}, "rotate_keys works only with signing_key auto"},
+		{"negative rotate", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, RotateKeys: -1}}, "rotate_keys must be a positive duration"},
+		{"short access", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, AccessTTL: caddy.Duration(time.Millisecond)}}, "access_ttl 1ms is out of range"},
+		{"long refresh", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, RefreshTTL: caddy.Duration(9000 * time.Hour)}}, "refresh_ttl 9000h0m0s is out of range"},
+		{"limit window", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, LoginLimit: &LoginLimit{Attempts: 5, Per: caddy.Duration(time.Millisecond)}}}, "login_limit per 1ms is out of range"},
+		{"base path slash", JWTIssuer{BasePath: "/api/token/", IssuerConfig: IssuerConfig{Users: users}}, "must be a clean absolute path"},
+		{"base path relative", JWTIssuer{BasePath: "api", IssuerConfig: IssuerConfig{Users: users}}, "must be a clean absolute path"},
+		{"base path wildcard", JWTIssuer{BasePath: "/api/*", IssuerConfig: IssuerConfig{Users: users}}, "without a trailing slash or wildcards"},
+		{"empty audience", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, Audiences: []string{""}}}, "audience must not contain an empty value"},
+		{"realm", JWTIssuer{IssuerConfig: IssuerConfig{Users: users, Realm: `a"b`}}, "realm"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

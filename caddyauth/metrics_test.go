@@ -37,7 +37,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, result string) float64
 func TestMetrics(t *testing.T) {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	a, b := &JWTAuth{Secret: testSecret}, &JWTAuth{Secret: testSecret, Optional: true}
+	a, b := &JWTAuth{Secret: testSecret, CORS: &CORS{Origins: []string{"https://a.example"}}}, &JWTAuth{Secret: testSecret, Optional: true}
 	for _, j := range []*JWTAuth{a, b} {
 		if err := provisionIn(ctx, j); err != nil {
 			t.Fatalf("provision: %v", err)

@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/gatehouse-dev/gatehouse/issuer/kv"
 	"github.com/gatehouse-dev/gatehouse/keys"
 )
 
@@ -69,8 +72,11 @@ func TestValidate(t *testing.T) {
 		want string
 	}{
 		{"none", JWTAuth{Secret: testSecret, Algorithms: []string{"none"}}, `"none" is never accepted`},
-		{"leeway", JWTAuth{Secret: testSecret, Leeway: caddy.Duration(10 * time.Minute)}, "leeway 10m0s is out of range"},
-		{"negative leeway", JWTAuth{Secret: testSecret, Leeway: -1}, "out of range"},
+		{"leeway", JWTAuth{Secret: testSecret, Leeway: durationPtr(10 * time.Minute)}, "leeway 10m0s is out of range"},
+		{"negative leeway", JWTAuth{Secret: testSecret, Leeway: durationPtr(-1)}, "out of range"},
+		{"typ with a space", JWTAuth{Secret: testSecret, Typ: []string{"at jwt"}}, `typ "at jwt" is not a media type`},
+		{"empty typ", JWTAuth{Secret: testSecret, Typ: []string{""}}, "typ must not contain an empty value"},
+		{"scope of two words", JWTAuth{Secret: testSecret, Require: []Requirement{{Claim: "scope", Values: []string{"a b"}}}}, `require scope: "a b" is not a single scope`},
 		{"size", JWTAuth{Secret: testSecret, MaxTokenSize: 1}, "max_token_size 1 is out of range"},
 		{"source kind", JWTAuth{Secret: testSecret, Sources: []TokenSource{{From: "body", Name: "t"}}}, `token source "body" is unknown`},
 		{"cookie schemes", JWTAuth{Secret: testSecret, Sources: []TokenSource{{From: "cookie", Name: "t", Schemes: []string{"Bearer"}}}}, "schemes are only for headers"},
@@ -212,5 +218,58 @@ func TestProvisionDefaults(t *testing.T) {
 	if j.Realm != "api" || len(j.UserClaims) != 2 || j.UserClaims[0] != "sub" || j.UserClaims[1] != "user_id" ||
 		len(j.Sources) != 1 || j.Sources[0].Name != "Authorization" || j.MaxTokenSize != 8192 {
 		t.Errorf("defaults: realm %q, user claims %v, sources %v, max size %d", j.Realm, j.UserClaims, j.Sources, j.MaxTokenSize)
+	}
+}
+
+// TestProvisionErrorSource: Provision's errors start with Source, where the Caddyfile adapter
+// saw the directive, and a JSON configuration without it gets the bare message.
+func TestProvisionErrorSource(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "gone.pem")
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	want := "public_key " + missing + ": cannot read the file: no such file or directory"
+	err := provisionIn(ctx, &JWTAuth{Source: "Caddyfile:7", PublicKeys: []string{missing}})
+	if err == nil || err.Error() != "Caddyfile:7: "+want {
+		t.Errorf("with a source: %v, want %q", err, "Caddyfile:7: "+want)
+	}
+	err = provisionIn(ctx, &JWTAuth{PublicKeys: []string{missing}})
+	if err == nil || err.Error() != want {
+		t.Errorf("without a source: %v, want %q", err, want)
+	}
+}
+
+// TestIssuerErrorSource: an issuer's load errors start with the Source of its settings, also
+// when another handler serves it (the gatehouse global option's issuer is reported there, not
+// at each jwt_issuer serving it); Source is no setting, so two places configuring one issuer
+// alike share it.
+func TestIssuerErrorSource(t *testing.T) {
+	ctx := t.Context()
+	storage := kv.NewMemory()
+	app := newApp()
+	app.Issuers = map[string]*IssuerConfig{"home": {Source: "Caddyfile:2", UsersFile: filepath.Join(t.TempDir(), "none")}}
+	_, _, err := app.acquireIssuer(ctx, storage, "home", nil, zap.NewNop())
+	if err == nil || !strings.HasPrefix(err.Error(), "Caddyfile:2: ") || !strings.Contains(err.Error(), "cannot open the users file") {
+		t.Errorf("global issuer with a missing users file: %v", err)
+	}
+	// The handler serving it adds its own place only to errors that have none.
+	if got := withSource("Caddyfile:12", err); got.Error() != err.Error() {
+		t.Errorf("placed twice: %v", got)
+	}
+
+	cfg := func(source string) *IssuerConfig {
+		return &IssuerConfig{Source: source, Users: testUsers(), SigningKey: &SigningKey{Source: keySecret, Secret: testSecret}}
+	}
+	first, release1, err := app.acquireIssuer(ctx, storage, "shop", cfg("Caddyfile:3"), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release1()
+	second, release2, err := app.acquireIssuer(ctx, storage, "shop", cfg("Caddyfile:9"), zap.NewNop())
+	if err != nil || second != first {
+		t.Fatalf("alike settings in two places: %v, shared %v", err, second == first)
+	}
+	defer release2()
+	if j := (&JWTIssuer{Name: "home", IssuerConfig: IssuerConfig{Source: "Caddyfile:5"}}); j.hasSettings() {
+		t.Error("a jwt_issuer serving a global issuer counts its source as a setting")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/gatehouse-dev/gatehouse/verify"
@@ -39,14 +40,14 @@ func newChallenges(realm string) challenges {
 	}
 }
 
-// respond answers a refused request. When the site has handle_errors routes, it sets only the
-// challenge and returns the error with its status, so those routes can restyle the answer (an
-// HTML page, a redirect to a login page); otherwise it writes the JSON body itself.
+// respond answers a refused request. When a handle_errors route would handle this refusal, it
+// sets only the challenge and returns the error with its status, so that route can restyle the
+// answer (an HTML page, a redirect to a login page); otherwise it writes the JSON body itself.
 func (c challenges) respond(w http.ResponseWriter, r *http.Request, e *verify.Error) error {
 	status, challenge, body := c.answer(e)
 	h := w.Header()
 	h.Set("WWW-Authenticate", challenge)
-	if hasErrorRoutes(r) {
+	if hasErrorRoutes(r, status) {
 		return caddyhttp.Error(status, e)
 	}
 	h.Set("Content-Type", "application/json")
@@ -74,10 +75,100 @@ func (c challenges) answer(e *verify.Error) (int, string, []byte) {
 	return http.StatusUnauthorized, c.invalid + quotable(e.Description) + `"`, body
 }
 
-// hasErrorRoutes reports whether the server has handle_errors routes to pass the error to.
-func hasErrorRoutes(r *http.Request) bool {
+// hasErrorRoutes reports whether a handle_errors route of the request's server would handle an
+// error of this status for r, so that returning the error gets an answer from it rather than
+// the empty body Caddy writes when no error route matches. Any error route at all is not
+// enough: the Caddyfile puts every site's handle_errors in one list per server, behind a host
+// matcher, with handle_errors 404 a matcher on {http.error.status_code} inside, so a
+// handle_errors 404 of another site must leave this one's 401 body alone.
+//
+// The routes' matchers are evaluated as Caddy will evaluate them: against the original
+// request (Caddy restores its method and URI before running error routes) with the
+// {http.error.*} placeholders of the error set; they are put back as they were afterwards.
+func hasErrorRoutes(r *http.Request, status int) bool {
 	srv, _ := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
-	return srv != nil && srv.Errors != nil && len(srv.Errors.Routes) > 0
+	if srv == nil || srv.Errors == nil || len(srv.Errors.Routes) == 0 {
+		return false
+	}
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		// Not inside Caddy's request handling: nothing sets up the error routes' view.
+		return true
+	}
+	saved := make([]savedPlaceholder, len(errorPlaceholders))
+	for i, k := range errorPlaceholders {
+		saved[i].value, saved[i].ok = repl.Get(k)
+	}
+	defer func() {
+		for i, k := range errorPlaceholders {
+			if saved[i].ok {
+				repl.Set(k, saved[i].value)
+			} else {
+				repl.Delete(k)
+			}
+		}
+	}()
+	er := srv.Errors.WithError(asOriginal(r), caddyhttp.Error(status, nil))
+	return routesHandle(srv.Errors.Routes, er)
+}
+
+// errorPlaceholders are the placeholders HTTPErrorConfig.WithError sets.
+var errorPlaceholders = []string{
+	"http.error", "http.error.status_code", "http.error.status_text",
+	"http.error.id", "http.error.trace", "http.error.message",
+}
+
+type savedPlaceholder struct {
+	value any
+	ok    bool
+}
+
+// asOriginal returns a shallow copy of r with the method and URI of the original request, as
+// Caddy's server restores them before it runs the error routes.
+func asOriginal(r *http.Request) *http.Request {
+	orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request)
+	if !ok || orig.URL == nil {
+		return r
+	}
+	cp := r.WithContext(r.Context())
+	u := *orig.URL
+	cp.Method, cp.RemoteAddr, cp.RequestURI, cp.URL = orig.Method, orig.RemoteAddr, orig.RequestURI, &u
+	return cp
+}
+
+// routesHandle reports whether one of routes matches r. Subroutes, which is what the Caddyfile
+// makes of handle_errors blocks, are looked into: a route whose handlers are all subroutes
+// handles r only if a route of one of them does. A matcher that fails with an error matches
+// nothing.
+func routesHandle(routes caddyhttp.RouteList, r *http.Request) bool {
+	for i := range routes {
+		rt := &routes[i]
+		if len(rt.MatcherSets) > 0 && !anyMatch(rt.MatcherSets, r) {
+			continue
+		}
+		if len(rt.Handlers) == 0 {
+			// Caddy answers with the status and an empty body: what the route says to do.
+			return true
+		}
+		for _, h := range rt.Handlers {
+			sub, ok := h.(*caddyhttp.Subroute)
+			if !ok || routesHandle(sub.Routes, r) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// anyMatch is MatcherSets.AnyMatch without its side effect of recording a matcher's error in
+// the request's variables, which the real error routes would then see.
+func anyMatch(sets caddyhttp.MatcherSets, r *http.Request) bool {
+	for _, set := range sets {
+		if ok, err := set.MatchWithError(r); err == nil && ok {
+			return true
+		}
+	}
+	return false
 }
 
 // quotable makes s fit inside a quoted error_description without escaping: RFC 6750 §3 allows

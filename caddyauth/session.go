@@ -40,7 +40,7 @@ var (
 // goes on as sent; a browser without a session is sent to the login page.
 func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	r = markForwardedHTTPS(r)
-	s := sessions.get(j.Session)
+	s := j.link.binding().sessions
 	var refresh string
 	if s != nil {
 		// The refresh token is for the issuer alone: take it off the request before anything
@@ -62,7 +62,7 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 		return j.admit(w, r, claims, next, resultOK)
 	}
 	if s == nil {
-		j.logger.Debug("no jwt_issuer with session on is loaded at the session base path; no session",
+		j.logger.Debug("no jwt_issuer with session on is at the session base path in this handler's site or issuer_names; no session",
 			zap.String("session", j.Session))
 		return j.withoutSession(w, r, next, errMissing)
 	}
@@ -154,10 +154,16 @@ func (j *JWTAuth) withoutSession(w http.ResponseWriter, r *http.Request, next ca
 			// A link from another site: the Strict refresh cookie stayed behind. Open the
 			// page again from this site, which sends it.
 			j.metrics.count(resultBounce)
+			if a, ok := next.(answerer); ok {
+				return a.login(w, r, true) // jwt_forward_auth: never a 2xx
+			}
 			session.Bounce(w, r, j.Session)
 			return nil
 		}
 		j.metrics.count(resultLoginRedirect)
+		if a, ok := next.(answerer); ok {
+			return a.login(w, r, false)
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, session.LoginURL(j.Session, r), http.StatusFound)
 		return nil
@@ -205,7 +211,7 @@ func (j *JWTAuth) refuseSession(w http.ResponseWriter, r *http.Request, status i
 		c.Write(zap.String("reason", reason), zap.String("description", description))
 	}
 	j.metrics.count(reason)
-	if hasErrorRoutes(r) {
+	if hasErrorRoutes(r, status) {
 		return caddyhttp.Error(status, errors.New(description))
 	}
 	h := w.Header()

@@ -45,8 +45,6 @@ func TestAdaptSession(t *testing.T) {
 }
 
 func TestAdaptSessionErrors(t *testing.T) {
-	dir := t.TempDir()
-	badPage := writeFile(t, dir, "bad.html", []byte(`{{.Action`))
 	user := "jwt_issuer /api/token/* {\n\t\tuser bob " + bobHash + "\n\t\t"
 	tests := []struct {
 		name, body string
@@ -58,8 +56,8 @@ func TestAdaptSessionErrors(t *testing.T) {
 		{"same cookies", user + "session {\n\t\t\taccess_cookie x\n\t\t\trefresh_cookie x\n\t\t}\n\t}", 7, "access_cookie and refresh_cookie must differ"},
 		{"origin with a path", user + "session {\n\t\t\torigin https://app.example/x\n\t\t}\n\t}", 5, "must be only scheme://host[:port]"},
 		{"origin without scheme", user + "session {\n\t\t\torigin app.example\n\t\t}\n\t}", 5, "must start with https:// or http://"},
-		{"missing page", user + "session {\n\t\t\tlogin_page " + dir + "/none.html\n\t\t}\n\t}", 5, "session login_page"},
-		{"bad template", user + "session {\n\t\t\tlogin_page " + badPage + "\n\t\t}\n\t}", 5, "bad.html"},
+		// A missing or bad login page is found when the configuration is loaded:
+		// TestIssuerProvisionErrorsAtDirective.
 		{"unknown option", user + "session {\n\t\t\tcookie x\n\t\t}\n\t}", 5, "unrecognized session option 'cookie'"},
 		{"twice", user + "session {\n\t\t\torigin https://a.example\n\t\t\torigin https://b.example\n\t\t}\n\t}", 6, "session origin is already set"},
 		{"no base path", "jwt_issuer {\n\t\tuser bob " + bobHash + "\n\t\tsession\n\t}", 2, "session needs the issuer's base path"},

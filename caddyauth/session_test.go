@@ -26,11 +26,13 @@ func newSessionSite(t *testing.T, base string) *sessionSite {
 	t.Helper()
 	s := &sessionSite{base: base, storage: kv.NewFailing(kv.NewMemory())}
 	s.issuer = provisionIssuer(t, &JWTIssuer{
-		Users:         testUsers(),
-		SigningKey:    &SigningKey{Source: keySecret, Secret: testSecret},
-		RotateRefresh: true,
-		BasePath:      base,
-		Session:       &IssuerSession{},
+		BasePath: base,
+		IssuerConfig: IssuerConfig{
+			Users:         testUsers(),
+			SigningKey:    &SigningKey{Source: keySecret, Secret: testSecret},
+			RotateRefresh: true,
+			Session:       &IssuerSession{},
+		},
 	}, s.storage)
 	s.auth = provision(t, &JWTAuth{
 		Session:       base,

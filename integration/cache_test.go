@@ -9,12 +9,14 @@ import (
 )
 
 // TestCachedTokenExpires: a token sent again is answered from jwt_auth's verified-token cache,
-// yet it is refused the moment its exp passes, as an uncached token would be.
+// yet it is refused the moment its exp passes, as an uncached token would be (with leeway 0: the
+// default of 60 s would keep it another minute).
 func TestCachedTokenExpires(t *testing.T) {
 	t.Parallel()
 	srv := startCaddy(t, `
 	jwt_auth {
 		secret `+testSecret+`
+		leeway 0
 	}
 	respond "hello {http.auth.user.id}"`)
 	exp := time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second)

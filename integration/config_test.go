@@ -8,7 +8,8 @@ import (
 )
 
 // Configuration mistakes are caught by `caddy adapt`, with the Caddyfile line and a hint, and
-// without echoing the secret.
+// without echoing the secret; those in files and placeholders by `caddy validate`, at the line of
+// the directive.
 func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -25,11 +26,6 @@ func TestConfigErrors(t *testing.T) {
 		wantOut []string // what the error must mention besides the line
 	}{
 		{"short secret", "secret 0123456789abcdef", []string{"32"}},
-		{"RSA-1024 public key", "public_key " + weakRSA, []string{"2048"}},
-		{"missing public key file", "public_key " + missing, []string{missing}},
-		{"file that is not PEM", "public_key " + notPEM, []string{"PEM"}},
-		{"missing JWKS file", "jwks_file " + missing, []string{missing}},
-		{"malformed JWKS file", "jwks_file " + badJWKS, nil},
 		{"algorithm none", "algorithms none", []string{"none"}},
 		{"unknown algorithm", "algorithms HS257", []string{"HS257"}},
 		{"leeway over 5m", "leeway 10m", []string{"5m"}},
@@ -52,18 +48,26 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 
-	// Mistakes only visible once placeholders are resolved are caught when the config is
-	// loaded, which `caddy validate` does. (A jwt_auth without keys is valid: it trusts the
-	// jwt_issuer of the same Caddy; see TestIssuerZeroConfigAcrossReloads.)
+	// Mistakes only visible in the files and the environment are caught when the config is
+	// loaded, which `caddy validate` does, at the directive's line (`caddy adapt` reads
+	// neither; see also TestValidateReportsMissingFilesAtDirective). (A jwt_auth without keys
+	// is valid: it trusts the jwt_issuer of the same Caddy; see TestIssuerZeroConfigAcrossReloads.)
+	site := func(line string) string {
+		return "http://:8080 {\n\tjwt_auth {\n\t\t" + line + "\n\t}\n\trespond ok\n}\n"
+	}
 	provisionTests := []struct {
 		name      string
 		caddyfile string
 		env       []string
 		wantOut   []string
 	}{
-		{"short secret from the environment", "http://:8080 {\n\tjwt_auth {\n\t\tsecret {env.IT_SHORT}\n\t}\n\trespond ok\n}\n",
-			[]string{"IT_SHORT=0123456789abcdef"}, []string{"32"}},
-		{"unset secret variable", "http://:8080 {\n\tjwt_auth {\n\t\tsecret {env.IT_UNSET_SECRET}\n\t}\n\trespond ok\n}\n", nil, nil},
+		{"short secret from the environment", site("secret {env.IT_SHORT}"), []string{"IT_SHORT=0123456789abcdef"}, []string{"Caddyfile:2: ", "32"}},
+		{"unset secret variable", site("secret {env.IT_UNSET_SECRET}"), nil, []string{"Caddyfile:2: ", "IT_UNSET_SECRET"}},
+		{"RSA-1024 public key", site("public_key " + weakRSA), nil, []string{"Caddyfile:2: ", "2048"}},
+		{"missing public key file", site("public_key " + missing), nil, []string{"Caddyfile:2: ", missing}},
+		{"file that is not PEM", site("public_key " + notPEM), nil, []string{"Caddyfile:2: ", "PEM"}},
+		{"missing JWKS file", site("jwks_file " + missing), nil, []string{"Caddyfile:2: ", missing}},
+		{"malformed JWKS file", site("jwks_file " + badJWKS), nil, []string{"Caddyfile:2: ", "jwks_file " + badJWKS}},
 	}
 	for _, tt := range provisionTests {
 		t.Run(tt.name, func(t *testing.T) {

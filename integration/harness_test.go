@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -86,25 +87,39 @@ func newCaddyInstance(t *testing.T, env ...string) *caddyInstance {
 
 // caddyfile is the instance's Caddyfile for a site body.
 func (c *caddyInstance) caddyfile(site string) string {
+	return c.global() + fmt.Sprintf("\nhttp://:%d {\n%s\n}\n", c.port, site)
+}
+
+// global is the instance's global options block, with extra options (such as a gatehouse
+// block) at its end.
+func (c *caddyInstance) global(extra ...string) string {
 	return fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	storage file_system %s
 	auto_https off
 	persist_config off
 	grace_period 1s
-}
-
-http://:%d {
-%s
-}
-`, c.adminPort, filepath.Join(c.dir, "storage"), c.port, site)
+%s}
+`, c.adminPort, filepath.Join(c.dir, "storage"), strings.Join(extra, "\n"))
 }
 
 // start runs bin/caddy with site; the process is stopped when the test ends, and its output
 // printed if the test failed. Each start logs to its own file.
 func (c *caddyInstance) start(t *testing.T, site string) *caddyServer {
 	t.Helper()
-	caddyfile := c.caddyfile(site)
+	return c.startCaddyfile(t, c.caddyfile(site))
+}
+
+// startSites runs bin/caddy with whole site blocks rather than one site's body, as a Caddy
+// serving several sites runs; PORT in sites stands for the instance's port (the server's URL).
+func (c *caddyInstance) startSites(t *testing.T, sites string, globalOptions ...string) *caddyServer {
+	t.Helper()
+	return c.startCaddyfile(t, c.global(globalOptions...)+"\n"+strings.ReplaceAll(sites, "PORT", strconv.Itoa(c.port)))
+}
+
+// startCaddyfile runs bin/caddy with a whole Caddyfile.
+func (c *caddyInstance) startCaddyfile(t *testing.T, caddyfile string) *caddyServer {
+	t.Helper()
 	config := filepath.Join(c.dir, "Caddyfile")
 	writeFile(t, config, caddyfile)
 	logFile, err := os.CreateTemp(c.dir, "caddy-*.log")

@@ -4,23 +4,15 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/asn1"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testsign"
 )
 
 // testSecret is the HMAC secret of most tests (48 bytes).
@@ -50,18 +42,11 @@ func access(extra jwt.MapClaims) jwt.MapClaims {
 	return c
 }
 
-// sign mints a token with golang-jwt; header entries (such as kid) are added to the JOSE header.
+// sign mints a token for method's alg as golang-jwt would; header entries (such as kid) are
+// added to the JOSE header.
 func sign(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims, header map[string]any) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	for k, v := range header {
-		tok.Header[k] = v
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatalf("signing %s token: %v", method.Alg(), err)
-	}
-	return s
+	return testsign.Mint(method.Alg(), key, header, claims)
 }
 
 // hs256 mints an HS256 token with testSecret.
@@ -71,79 +56,44 @@ func hs256(t *testing.T, claims jwt.MapClaims) string {
 }
 
 // b64 is unpadded base64url, as in a compact JWS.
-func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+func b64(s string) string { return testsign.B64([]byte(s)) }
 
 // rawHS256 signs an arbitrary header and payload text with secret, for tokens golang-jwt would
 // not produce (duplicate members, odd types).
 func rawHS256(secret, header, payload string) string {
-	input := b64(header) + "." + b64(payload)
-	return input + "." + base64.RawURLEncoding.EncodeToString(hmacSum(secret, input))
+	return testsign.Token("HS256", secret, header, payload)
 }
 
 // hmacSum is the HMAC-SHA256 of input.
-func hmacSum(secret, input string) []byte {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(input))
-	return mac.Sum(nil)
-}
+func hmacSum(secret, input string) []byte { return testsign.Sign("HS256", secret, input) }
 
 // rawES256 signs an arbitrary header and payload text with ecKey. The signature is the JWS
 // form, r||s (RFC 7518 §3.4), or with der set the ASN.1 DER form a JWS must not use.
 func rawES256(t *testing.T, header, payload string, der bool) string {
 	t.Helper()
-	input := b64(header) + "." + b64(payload)
-	sig, err := jwt.SigningMethodES256.Sign(input, ecKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	input := testsign.Input(header, payload)
+	sig := testsign.Sign("ES256", ecKey, input)
 	if der {
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-		if sig, err = asn1.Marshal(struct{ R, S *big.Int }{r, s}); err != nil {
-			t.Fatal(err)
-		}
+		sig = testsign.DER(sig)
 	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return input + "." + testsign.B64(sig)
 }
 
-// Test keys, generated once per test binary.
+// Test keys: the test binary's shared ones, and new ones that nothing trusts.
 var (
-	rsaKey     = mustRSA(2048)
-	ecKey      = mustEC()
-	edPub, edK = mustEd25519()
+	rsaKey = testsign.RSA(2048)
+	ecKey  = testsign.EC("P-256")
+	edK    = testsign.Ed25519()
+	edPub  = edK.Public().(ed25519.PublicKey)
 )
 
-func mustRSA(bits int) *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-func mustEC() *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-func mustEd25519() (ed25519.PublicKey, ed25519.PrivateKey) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	return pub, priv
-}
+func mustRSA(bits int) *rsa.PrivateKey { return testsign.NewRSA(bits) }
+func mustEC() *ecdsa.PrivateKey        { return testsign.NewEC("P-256") }
 
 // publicPEM returns the SPKI PEM of pub.
 func publicPEM(t *testing.T, pub crypto.PublicKey) string {
 	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	return string(testsign.PublicPEM(pub))
 }
 
 // writePEM writes pub's SPKI PEM into dir and returns the file's path.
@@ -157,34 +107,17 @@ func writePEM(t *testing.T, dir, name string, pub crypto.PublicKey) string {
 // jwkOf is the public JWK of pub with kid.
 func jwkOf(t *testing.T, kid string, pub crypto.PublicKey) map[string]any {
 	t.Helper()
-	enc := base64.RawURLEncoding.EncodeToString
-	switch pub := pub.(type) {
-	case *rsa.PublicKey:
-		return map[string]any{"kty": "RSA", "kid": kid, "use": "sig", "n": enc(pub.N.Bytes()),
-			"e": enc(big.NewInt(int64(pub.E)).Bytes())}
-	case *ecdsa.PublicKey:
-		ecdh, err := pub.ECDH()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw := ecdh.Bytes() // 0x04 || X || Y, each coordinate 32 bytes for P-256
-		return map[string]any{"kty": "EC", "kid": kid, "use": "sig", "crv": "P-256",
-			"x": enc(raw[1:33]), "y": enc(raw[33:])}
-	case ed25519.PublicKey:
-		return map[string]any{"kty": "OKP", "kid": kid, "use": "sig", "crv": "Ed25519", "x": enc(pub)}
-	}
-	t.Fatalf("no JWK for %T", pub)
-	return nil
+	return testsign.JWK(pub, map[string]any{"kid": kid, "use": "sig"})
 }
 
 // jwks is the JSON of a JWK Set holding keys.
 func jwks(t *testing.T, keys ...map[string]any) string {
 	t.Helper()
-	b, err := json.Marshal(map[string]any{"keys": keys})
-	if err != nil {
-		t.Fatal(err)
+	set := make([]any, len(keys))
+	for i, k := range keys {
+		set[i] = k
 	}
-	return string(b)
+	return testsign.JWKS(set...)
 }
 
 // tamper changes one character in the middle of tok's signature.

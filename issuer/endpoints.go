@@ -5,16 +5,20 @@ import (
 	"crypto/sha256"
 	"errors"
 	"math"
+	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/gatehouse-dev/gatehouse/issuer/limit"
 	"github.com/gatehouse-dev/gatehouse/issuer/mint"
 	"github.com/gatehouse-dev/gatehouse/issuer/revoke"
 	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/session"
 	"github.com/gatehouse-dev/gatehouse/token"
 	"github.com/gatehouse-dev/gatehouse/verify"
 )
@@ -29,10 +33,18 @@ const jwksMaxAge = 300
 const maxNumericDate = 1 << 53
 
 // obtain trades a username and password for a token pair (simplejwt's TokenObtainPairView).
-// Every attempt counts against the client IP's limit, and then the username's, before any
-// password is checked, so that neither a flood from one client nor a slow guess at one account
-// from many clients gets far.
+// A form post from another site's page is refused first, without counting against anyone's
+// limit. Every attempt then counts against the client IP's limit before the body is read, and
+// a wrong password against the limits of the username from that IP and of the username from
+// anywhere (see authenticate), so that neither a flood from one client, nor a slow guess at
+// one account from many clients gets far, and yet one client cannot lock a user out.
 func (h *Handler) obtain(w http.ResponseWriter, r *http.Request) {
+	if origin, ok := h.crossSiteForm(r); ok {
+		h.log.Debug("login refused", zap.String("reason", "cross-site form post"), zap.String("origin", clip(origin)),
+			zap.String("client_ip", h.clientIP(r)))
+		h.fail(w, crossSiteProblem(origin))
+		return
+	}
 	ip := h.clientIP(r)
 	if h.ipLimit != nil {
 		if ok, wait := h.ipLimit.Allow(ip); !ok {
@@ -53,6 +65,48 @@ func (h *Handler) obtain(w http.ResponseWriter, r *http.Request) {
 	h.fail(w, p)
 }
 
+// crossSiteForm reports whether r is a login another site's page could have made a visitor's
+// browser send: an Origin header that is not this site's nor a trusted one, on a body that is
+// not JSON. Browsers send such bodies (forms, text/plain) to any site without a CORS
+// preflight, so without this check any web page could spend its visitors' addresses' login
+// budget on guesses, or sign them in. A JSON body from another origin needs a preflight,
+// which CORS settings answer; a request without Origin is not a browser's cross-site post
+// (browsers send Origin with every POST) and goes on: curl, servers, simplejwt clients.
+func (h *Handler) crossSiteForm(r *http.Request) (origin string, refused bool) {
+	o := r.Header.Values("Origin")
+	if len(o) == 0 {
+		return "", false
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "application/json" {
+		return "", false
+	}
+	if len(o) > 1 {
+		return strings.Join(o, ", "), true
+	}
+	return o[0], !h.trustedOrigin(r, o[0])
+}
+
+// trustedOrigin reports whether origin is the site's own origin, a session origin, or one the
+// CORS policy allows (which may send JSON logins anyway, so forms from it add nothing). Without
+// TLS on the request, https://<host> counts as the site's own as well: TLS was ended before
+// Caddy, and no other site can serve pages from this host over https.
+func (h *Handler) trustedOrigin(r *http.Request, origin string) bool {
+	o, err := session.NormalizeOrigin(origin) // "null" and garbage are refused here
+	if err != nil {
+		return false
+	}
+	if o == session.SiteOrigin(r) || (h.sessions != nil && slices.Contains(h.sessions.origins, o)) ||
+		(h.cors != nil && h.cors.Allows(origin)) {
+		return true
+	}
+	if !session.HTTPS(r) {
+		if own, err := session.NormalizeOrigin("https://" + r.Host); err == nil && o == own {
+			return true
+		}
+	}
+	return false
+}
+
 // login checks the credentials of a well-formed login request and answers it.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request, ip, username, password string) {
 	access, refresh, p := h.authenticate(r.Context(), ip, username, password)
@@ -63,23 +117,57 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, ip, username, pa
 	h.write(w, http.StatusOK, tokenBody("refresh", refresh.Raw, "access", access.Raw))
 }
 
-// authenticate checks a username and password (after the username's limit) and mints the token
-// pair of a login, for the JSON endpoint and the login form alike.
+// authenticate checks a username and password and mints the token pair of a login, for the
+// JSON endpoint and the login form alike. Before the check, the attempt must be within the
+// username's limit from this IP and the username's ceiling from all IPs; it stays counted
+// only when the password turned out wrong (or the user unknown), so that a user who logs in,
+// or a check that never ran, uses up nothing. One address guessing at an account is stopped
+// by the first limit and does not reach the ceiling, so the user can still log in from
+// another address; a guess spread over many addresses is stopped by the ceiling.
 func (h *Handler) authenticate(ctx context.Context, ip, username, password string) (access, refresh mint.Token, p *problem) {
-	if h.userLimit != nil {
-		if ok, wait := h.userLimit.Allow(userKey(username)); !ok {
-			h.log.Debug("login throttled", zap.String("limit", "username"), zap.String("username", username),
+	limits := [...]struct {
+		lim        *limit.Limiter
+		key, label string
+	}{
+		{h.userIPLimit, userIPKey(username, ip), "username_client_ip"},
+		{h.userLimit, userKey(username), "username"},
+	}
+	var refunds [len(limits)]limit.Refund
+	counted := false // whether the attempt keeps counting
+	defer func() {
+		if !counted {
+			for i := range refunds {
+				refunds[i].Do()
+			}
+		}
+	}()
+	for i, l := range limits {
+		if l.lim == nil {
+			continue
+		}
+		f, ok, wait := l.lim.Reserve(l.key)
+		if !ok {
+			h.log.Debug("login throttled", zap.String("limit", l.label), zap.String("username", username),
 				zap.String("client_ip", ip))
 			return access, refresh, throttled(wait)
 		}
+		refunds[i] = f
 	}
-	id, err := h.users.Authenticate(ctx, username, password)
+	// The client rides along in ctx to the hashing gate, which bounds its share of the queue.
+	id, err := h.users.Authenticate(limit.WithClient(ctx, ip), username, password)
 	switch {
 	case err == nil:
 	case errors.Is(err, users.ErrInvalid):
+		counted = true
 		h.log.Debug("login refused", zap.String("reason", "invalid credentials"), zap.String("username", username),
 			zap.String("client_ip", ip))
 		return access, refresh, problemBadCredentials
+	case errors.Is(err, limit.ErrShareExceeded):
+		h.log.Debug("login throttled", zap.String("limit", "logins_in_progress"), zap.String("client_ip", ip))
+		return access, refresh, throttled(limit.BusyRetry)
+	case errors.Is(err, limit.ErrQueueFull):
+		h.log.Warn("login refused: the login queue is full", zap.String("client_ip", ip))
+		return access, refresh, problemBusy
 	case errors.Is(err, users.ErrUnavailable):
 		h.log.Warn("login failed: the credential check is unavailable", zap.Error(err))
 		return access, refresh, problemUnavailable
@@ -99,6 +187,15 @@ func (h *Handler) authenticate(ctx context.Context, ip, username, password strin
 		return access, refresh, problemServerError
 	}
 	return access, refresh, nil
+}
+
+// userIPKey is the per-(username, client IP) limiter key: the username as userKey folds it,
+// and the IP, hashed together (length-prefixed, so no two pairs share a key).
+func userIPKey(username, ip string) string {
+	h := sha256.New()
+	u := strings.ToLower(username)
+	h.Write([]byte(strconv.Itoa(len(u)) + ":" + u + ip))
+	return string(h.Sum(nil))
 }
 
 // userKey is the per-username limiter key: case-folded, so that case variants of a name share

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/gatehouse-dev/gatehouse/internal/cors"
 	"github.com/gatehouse-dev/gatehouse/issuer/limit"
 	"github.com/gatehouse-dev/gatehouse/issuer/mint"
 	"github.com/gatehouse-dev/gatehouse/issuer/revoke"
@@ -38,8 +39,17 @@ type Config struct {
 	// check).
 	Issuer   string
 	Audience []string
-	// IPLimit and UserLimit, when not nil, limit login attempts per client IP and per username.
-	IPLimit, UserLimit *limit.Limiter
+	// IPLimit, when not nil, limits login attempts per client IP: every attempt counts, before the
+	// body is read.
+	IPLimit *limit.Limiter
+	// UserIPLimit, when not nil, limits failed logins per (username, client IP): the limit that
+	// stops one address guessing at one account. A login that succeeds (or is not checked)
+	// does not count.
+	UserIPLimit *limit.Limiter
+	// UserLimit, when not nil, limits failed logins per username from all addresses together:
+	// the ceiling on a guess spread over many addresses. Make it much higher than UserIPLimit
+	// (caddyauth's default is 10 times), or one address can lock the user out of every other.
+	UserLimit *limit.Limiter
 	// ClientIP returns the client address used for IPLimit; nil means r.RemoteAddr's host.
 	// (Caddy's adapter passes the client_ip variable, which honours trusted_proxies.)
 	ClientIP func(r *http.Request) string
@@ -49,6 +59,10 @@ type Config struct {
 	Realm string
 	// Logger receives refusals at debug level and security events at warn; nil: zap.NewNop().
 	Logger *zap.Logger
+	// CORS, when not nil, answers CORS preflights to the endpoints and marks the answers to
+	// allowed origins, so a single-page app on another origin can log in; without it a
+	// preflight is a 405 like any other method the endpoints do not take.
+	CORS *cors.Policy
 	// Session, when not nil, turns on browser sessions: a login page and form, logout, and
 	// cookie renewal for jwt_auth.
 	Session *SessionConfig
@@ -56,19 +70,21 @@ type Config struct {
 
 // Handler serves the token endpoints. Safe for concurrent use.
 type Handler struct {
-	users     users.Authenticator
-	ring      *mint.Ring
-	minter    *mint.Minter
-	store     *revoke.Store
-	rotate    bool
-	ipLimit   *limit.Limiter
-	userLimit *limit.Limiter
-	clientIP  func(r *http.Request) string
-	base      string
-	challenge string // the WWW-Authenticate value of every 401
-	log       *zap.Logger
+	users       users.Authenticator
+	ring        *mint.Ring
+	minter      *mint.Minter
+	store       *revoke.Store
+	rotate      bool
+	ipLimit     *limit.Limiter
+	userIPLimit *limit.Limiter
+	userLimit   *limit.Limiter
+	clientIP    func(r *http.Request) string
+	base        string
+	challenge   string // the WWW-Authenticate value of every 401
+	log         *zap.Logger
 
-	sessions *Sessions // nil when browser sessions are off
+	sessions *Sessions    // nil when browser sessions are off
+	cors     *cors.Policy // nil without CORS
 
 	// refreshTokens verifies the tokens of refresh and blacklist (token_type "refresh");
 	// anyTokens those of verify, which accepts any token type, as simplejwt's does.
@@ -101,17 +117,19 @@ func New(cfg Config) (*Handler, error) {
 		}
 	}
 	h := &Handler{
-		users:     cfg.Users,
-		ring:      cfg.Ring,
-		minter:    cfg.Minter,
-		store:     cfg.Store,
-		rotate:    cfg.RotateRefresh,
-		ipLimit:   cfg.IPLimit,
-		userLimit: cfg.UserLimit,
-		clientIP:  cfg.ClientIP,
-		base:      base,
-		challenge: `Bearer realm="` + realm + `"`,
-		log:       cfg.Logger,
+		users:       cfg.Users,
+		ring:        cfg.Ring,
+		minter:      cfg.Minter,
+		store:       cfg.Store,
+		rotate:      cfg.RotateRefresh,
+		ipLimit:     cfg.IPLimit,
+		userIPLimit: cfg.UserIPLimit,
+		userLimit:   cfg.UserLimit,
+		clientIP:    cfg.ClientIP,
+		base:        base,
+		challenge:   `Bearer realm="` + realm + `"`,
+		log:         cfg.Logger,
+		cors:        cfg.CORS,
 	}
 	if h.clientIP == nil {
 		h.clientIP = remoteHost
@@ -158,6 +176,13 @@ func remoteHost(r *http.Request) string {
 // simplejwt's URLs have one, and with sessions "/login" (GET, HEAD, POST) and "/logout" (POST).
 // Anything else is 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.cors != nil {
+		if cors.IsPreflight(r) {
+			h.cors.Preflight(w, r)
+			return
+		}
+		h.cors.Actual(w.Header(), r)
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, h.base)
 	if !ok {
 		h.fail(w, problemNotFound)

@@ -92,6 +92,9 @@ func (s *Sessions) refused(w http.ResponseWriter, r *http.Request, d LoginPageDa
 		w.Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
 	case http.StatusServiceUnavailable:
 		d.Error = msgUnavailable
+		if p.retryAfter > 0 { // the login queue is full
+			w.Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
+		}
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 		d.Error = msgIncomplete
 	default:

@@ -7,13 +7,15 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/issuer/limit"
 )
 
 // problem is a refused request: its status and JSON body, and the headers some refusals carry.
 type problem struct {
 	status     int
 	body       []byte
-	retryAfter int    // seconds; set for 429
+	retryAfter int    // seconds; set for 429, and the 503 of a full login queue
 	allow      string // set for 405
 }
 
@@ -29,7 +31,15 @@ var (
 	problemBlacklisted    = &problem{status: http.StatusUnauthorized, body: []byte(`{"detail":"Token is blacklisted","code":"token_not_valid"}`)}
 	problemUnavailable    = &problem{status: http.StatusServiceUnavailable, body: []byte(`{"detail":"Service temporarily unavailable, try again later.","code":"service_unavailable"}`)}
 	problemServerError    = &problem{status: http.StatusInternalServerError, body: []byte(`{"detail":"A server error occurred."}`)}
+	// problemBusy is a login refused, unhashed, because the login queue is full.
+	problemBusy = &problem{status: http.StatusServiceUnavailable, body: problemUnavailable.body, retryAfter: int(limit.BusyRetry / time.Second)}
 )
+
+// crossSiteProblem is the refusal of a form post from another site's page to the JSON login:
+// DRF's answer to a failed CSRF check, in Django's words for an origin it does not trust.
+func crossSiteProblem(origin string) *problem {
+	return detailProblem(http.StatusForbidden, "CSRF Failed: Origin checking failed - "+clip(origin)+" does not match any trusted origins.")
+}
 
 // bodyEmpty is the answer of verify and blacklist: an empty object, as simplejwt answers.
 var bodyEmpty = []byte(`{}`)

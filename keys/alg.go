@@ -12,7 +12,7 @@ var algorithms = []string{
 	"RS256", "RS384", "RS512",
 	"PS256", "PS384", "PS512",
 	"ES256", "ES384", "ES512",
-	"EdDSA",
+	"EdDSA", "Ed25519",
 }
 
 var (
@@ -25,6 +25,35 @@ var (
 func supported(alg string) bool {
 	for _, a := range algorithms {
 		if a == alg {
+			return true
+		}
+	}
+	return false
+}
+
+// "EdDSA" (RFC 8037) and "Ed25519" (RFC 9864's fully specified name) are two names of one
+// algorithm for the keys Gatehouse verifies with: EdDSA is polymorphic, but the only EdDSA curve
+// it verifies is Ed25519 (OKP keys on Ed448 are skipped), so an EdDSA signature it can check is
+// an Ed25519 signature. Each name is therefore accepted wherever the other is: in a token's alg,
+// in a JWK's alg and in the allow-list. Every other name is compared exactly.
+
+// alias is the other name of alg, or "" when alg has none.
+func alias(alg string) string {
+	switch alg {
+	case "EdDSA":
+		return "Ed25519"
+	case "Ed25519":
+		return "EdDSA"
+	}
+	return ""
+}
+
+// Permitted reports whether alg is in list, or its other name is (see alias): the test of an
+// allow-list. Names are compared exactly otherwise, so no case variant of a name passes.
+func Permitted(list []string, alg string) bool {
+	other := alias(alg)
+	for _, a := range list {
+		if a == alg || (other != "" && a == other) {
 			return true
 		}
 	}
@@ -61,7 +90,7 @@ func Restrict(ks []*Key, allowed []string) ([]*Key, error) {
 	for _, k := range ks {
 		var algs []string
 		for _, a := range k.Algs {
-			if contains(allowed, a) {
+			if Permitted(allowed, a) {
 				algs = append(algs, a)
 			}
 		}

@@ -14,13 +14,15 @@ func TestCheckAlgorithms(t *testing.T) {
 	}{
 		{nil, ""},
 		{[]string{"HS256", "RS256", "PS512", "ES384", "EdDSA"}, ""},
+		{[]string{"Ed25519"}, ""}, // RFC 9864
+		{[]string{"ed25519"}, `unknown algorithm "ed25519"`},
+		{[]string{"Ed448"}, `unknown algorithm "Ed448"`},
 		{[]string{"none"}, `"none" is never accepted`},
 		{[]string{"RS256", "NoNe"}, `"none" is never accepted`},
 		{[]string{"NONE"}, `"none" is never accepted`},
 		{[]string{"hs256"}, `unknown algorithm "hs256"; supported (case-sensitive): HS256, HS384, HS512, RS256`},
 		{[]string{"HS257"}, `unknown algorithm "HS257"`},
 		{[]string{"ES256K"}, `unknown algorithm "ES256K"`},
-		{[]string{"Ed25519"}, `unknown algorithm "Ed25519"`},
 		{[]string{""}, `unknown algorithm ""`},
 	}
 	for _, tt := range tests {
@@ -54,6 +56,7 @@ func TestRestrict(t *testing.T) {
 		{"empty allow-list is a no-op", nil, map[string][]string{"h": hmacKey.Algs, "r": rsaKey.Algs, "e": {"EdDSA"}}, ""},
 		{"narrow", []string{"RS256", "HS512"}, map[string][]string{"h": {"HS512"}, "r": {"RS256"}}, ""},
 		{"keep whole", []string{"EdDSA"}, map[string][]string{"e": {"EdDSA"}}, ""},
+		{"Ed25519 admits an EdDSA key", []string{"Ed25519"}, map[string][]string{"e": {"EdDSA"}}, ""},
 		{"nothing left", []string{"ES256"}, nil, "no key allows any of the configured algorithms (ES256); the keys support: HS256, HS384, HS512, RS256"},
 		{"none refused", []string{"none"}, nil, `"none" is never accepted`},
 		{"unknown refused", []string{"RS256", "XS256"}, nil, `unknown algorithm "XS256"`},
@@ -83,6 +86,44 @@ func TestRestrict(t *testing.T) {
 	// The input keys are never modified.
 	if len(hmacKey.Algs) != 3 || len(rsaKey.Algs) != 6 {
 		t.Errorf("Restrict modified its input: %v %v", hmacKey.Algs, rsaKey.Algs)
+	}
+}
+
+// EdDSA and Ed25519 name one algorithm for our keys: an allow-list entry of either admits both
+// spellings, a key of either admits tokens of both, and no other name is folded.
+func TestEd25519Alias(t *testing.T) {
+	for _, tt := range []struct {
+		list []string
+		alg  string
+		want bool
+	}{
+		{[]string{"EdDSA"}, "EdDSA", true},
+		{[]string{"EdDSA"}, "Ed25519", true},
+		{[]string{"Ed25519"}, "EdDSA", true},
+		{[]string{"Ed25519"}, "Ed25519", true},
+		{[]string{"RS256", "Ed25519"}, "EdDSA", true},
+		{[]string{"EdDSA"}, "ed25519", false},
+		{[]string{"EdDSA"}, "Ed448", false},
+		{[]string{"EdDSA"}, "eddsa", false},
+		{[]string{"RS256"}, "Ed25519", false},
+		{[]string{"RS256"}, "PS256", false},
+		{nil, "EdDSA", false},
+	} {
+		if got := Permitted(tt.list, tt.alg); got != tt.want {
+			t.Errorf("Permitted(%v, %q) = %v, want %v", tt.list, tt.alg, got, tt.want)
+		}
+	}
+	priv := testEd(t)
+	for _, algs := range [][]string{{"EdDSA"}, {"Ed25519"}} {
+		k := &Key{Algs: algs, Public: priv.Public()}
+		for _, alg := range []string{"EdDSA", "Ed25519"} {
+			if err := k.Verify(alg, testSigningInput, sign(t, alg, priv, testSigningInput)); err != nil {
+				t.Errorf("key %v, token alg %s: %v", algs, alg, err)
+			}
+		}
+		if err := k.Verify("Ed448", testSigningInput, sign(t, "EdDSA", priv, testSigningInput)); !errors.Is(err, ErrAlgorithm) {
+			t.Errorf("key %v, alg Ed448: err = %v, want ErrAlgorithm", algs, err)
+		}
 	}
 }
 

@@ -10,10 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 )
 
-// edKey returns a Key for pub, built as a literal so that it decodes on first use.
+// edKey returns a Key for pub, built as a literal so that it is checked on first use.
 func edKey(pub []byte) *Key {
 	return &Key{Algs: []string{"EdDSA"}, Public: ed25519.PublicKey(pub), Origin: "test"}
 }
@@ -33,9 +34,10 @@ func checkSameAsStd(t *testing.T, name string, pub, msg, sig []byte) bool {
 	return std
 }
 
-// TestEdDSAMatchesStandardLibrary holds the decoded-key verification to crypto/ed25519's answers:
-// on valid signatures, on every single-bit change of a signature, on S pushed out of canonical
-// range, and on small-order and non-canonical R.
+// TestEdDSAMatchesStandardLibrary holds Key.Verify to crypto/ed25519's answers for real keys (the
+// key check, the copy of the key and the signing input's bytes are Gatehouse's): on valid
+// signatures, on every single-bit change of a signature, on S pushed out of canonical range, and
+// on small-order and non-canonical R.
 func TestEdDSAMatchesStandardLibrary(t *testing.T) {
 	for i := range 8 {
 		pub, priv, err := ed25519.GenerateKey(nil)
@@ -77,7 +79,7 @@ func TestEdDSAMatchesStandardLibrary(t *testing.T) {
 
 // TestEdDSAKeysThatDoNotLoad checks that a Key built by hand around a public key the loaders
 // refuse verifies nothing, where crypto/ed25519 accepts R = identity, S = 0 for any message
-// under the identity key.
+// under the identity key: the key check is not only at load.
 func TestEdDSAKeysThatDoNotLoad(t *testing.T) {
 	zero := make([]byte, 32)
 	forged := append(slices.Clone(edSmallOrder), zero...) // R = identity, S = 0
@@ -86,26 +88,40 @@ func TestEdDSAKeysThatDoNotLoad(t *testing.T) {
 	}
 	for name, pub := range map[string]ed25519.PublicKey{
 		"identity": edSmallOrder, "identity, non-canonical": edNonCanonicalIdentity,
-		"order 2": edOrderTwo, "off the curve": edOffCurve,
+		"order 2": edOrderTwo, "off the curve": edOffCurve, "not canonical": edNonCanonical,
 	} {
 		k := edKey(pub)
-		if k.edwards(pub).valid {
-			t.Errorf("%s: decoded as a valid key", name)
+		if k.checkedEd25519(pub).valid {
+			t.Errorf("%s: checked as a valid key", name)
 		}
 		for _, r := range [][]byte{edSmallOrder, edOrderTwo, zero} {
 			if err := k.Verify("EdDSA", testSigningInput, append(slices.Clone(r), zero...)); !errors.Is(err, ErrSignature) {
 				t.Errorf("%s, R %x...: err = %v, want ErrSignature", name, r[:2], err)
 			}
 		}
-		if _, err := decodeEd25519(pub); err == nil {
-			t.Errorf("%s: decodeEd25519 accepted it", name)
+		if err := checkEd25519(pub); err == nil {
+			t.Errorf("%s: checkEd25519 accepted it", name)
 		}
 	}
 }
 
-// TestEdDSADecodedOnce checks that a key decodes once, keeps its own copy of the bytes, and that
-// keys narrowed by withAlgs share the decoded key.
-func TestEdDSADecodedOnce(t *testing.T) {
+// TestEdDSANonCanonicalKeyRefusedAtLoad checks that the loaders refuse an encoding RFC 8032
+// §5.1.3 does not decode (y >= p) although it names a point of large order, in a PEM file and
+// in a JWK Set alike.
+func TestEdDSANonCanonicalKeyRefusedAtLoad(t *testing.T) {
+	const want = "not canonically encoded"
+	if _, err := ParsePEM(spkiPEM(t, edNonCanonical), "public_key k.pem"); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("ParsePEM: err = %v, want one containing %q", err, want)
+	}
+	if _, err := ParseJWKS(setJSON(edJWK(edNonCanonical, nil)), "jwks_file k.json"); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("ParseJWKS: err = %v, want one containing %q", err, want)
+	}
+}
+
+// TestEdDSACheckedOnce checks that a key is checked once, verifies with its own copy of the
+// checked bytes (a caller's slice turned into the identity afterwards lets no forgery through),
+// and that keys narrowed by withAlgs share the checked key.
+func TestEdDSACheckedOnce(t *testing.T) {
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -118,19 +134,24 @@ func TestEdDSADecodedOnce(t *testing.T) {
 	}
 	first := k.ed.Load()
 	if first == nil {
-		t.Fatal("the key was not kept decoded")
+		t.Fatal("the checked key was not kept")
 	}
-	owned[0] ^= 1 // the caller's slice changes; the decoded key does not
+	copy(owned, edSmallOrder) // the caller's slice becomes the identity; the checked key does not
 	if err := k.Verify("EdDSA", testSigningInput, sig); err != nil || k.ed.Load() != first {
-		t.Errorf("after the caller changed its slice: err = %v, decoded again = %v", err, k.ed.Load() != first)
+		t.Errorf("after the caller changed its slice: err = %v, checked again = %v", err, k.ed.Load() != first)
+	}
+	forged := append(slices.Clone(edSmallOrder), make([]byte, 32)...) // R = identity, S = 0
+	if err := k.Verify("EdDSA", testSigningInput, forged); !errors.Is(err, ErrSignature) {
+		t.Errorf("a forgery for the identity verified once the caller's slice held it: err = %v", err)
 	}
 	if nk := k.withAlgs([]string{"EdDSA"}); nk.ed.Load() != first {
-		t.Error("withAlgs did not share the decoded key")
+		t.Error("withAlgs did not share the checked key")
 	}
 }
 
 // TestEdDSAFIPSOnly runs the package's EdDSA tests again in a child process with
-// GODEBUG=fips140=on, where only the standard library's module verifies.
+// GODEBUG=fips140=on, where crypto/ed25519 verifies with the validated module: the key checks
+// still hold there.
 func TestEdDSAFIPSOnly(t *testing.T) {
 	if os.Getenv("GATEHOUSE_FIPS_CHILD") == "1" {
 		if !fips140.Enabled() {
@@ -138,7 +159,7 @@ func TestEdDSAFIPSOnly(t *testing.T) {
 		}
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^(TestEdDSAFIPSOnly|TestEdDSAMatchesStandardLibrary|TestEdDSAKeysThatDoNotLoad|TestVerifyGood)$", "-test.count", "1")
+	cmd := exec.Command(os.Args[0], "-test.run", "^(TestEdDSAFIPSOnly|TestEdDSAMatchesStandardLibrary|TestEdDSAKeysThatDoNotLoad|TestEdDSACheckedOnce|TestVerifyGood)$", "-test.count", "1")
 	cmd.Env = append(os.Environ(), "GATEHOUSE_FIPS_CHILD=1", "GODEBUG=fips140=on")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -150,13 +171,14 @@ func TestEdDSAFIPSOnly(t *testing.T) {
 }
 
 // Ed25519 public keys that must not load: the identity (also encoded non-canonically, as
-// y = p + 1) and the point of order 2 (y = -1), all of small order, and y = 2, which is not on
-// the curve.
+// y = p + 1) and the point of order 2 (y = -1), all of small order; y = 2, which is not on the
+// curve; and y = p + 3, a point of large order (y = 3) encoded non-canonically.
 var (
 	edSmallOrder           = ed25519.PublicKey(append([]byte{1}, make([]byte, 31)...))
 	edNonCanonicalIdentity = ed25519.PublicKey(append(append([]byte{0xee}, bytes.Repeat([]byte{0xff}, 30)...), 0x7f))
 	edOrderTwo             = ed25519.PublicKey(append(append([]byte{0xec}, bytes.Repeat([]byte{0xff}, 30)...), 0x7f))
 	edOffCurve             = ed25519.PublicKey(append([]byte{2}, make([]byte, 31)...))
+	edNonCanonical         = ed25519.PublicKey(append(append([]byte{0xf0}, bytes.Repeat([]byte{0xff}, 30)...), 0x7f))
 )
 
 // edOrder is l, the order of the Ed25519 base point.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 )
 
@@ -38,63 +39,126 @@ type jwk struct {
 	Oth json.RawMessage `json:"oth"`
 }
 
-// errSkip marks a key that is valid JSON but not for us (encryption, unknown type or curve):
-// such keys may share a set with ours and are passed over silently.
-var errSkip = errors.New("skip")
+// skipError marks a key that is valid JSON but not for us (encryption, unknown type, curve or
+// algorithm): such keys may share a set with ours and are passed over, with the reason kept for
+// the caller to log (a key skipped in silence is a mystery when its tokens are refused).
+type skipError struct{ reason string }
+
+func (e *skipError) Error() string { return e.reason }
+
+// skip is a skipError; the reason quotes JWK members with quoted, never key material.
+func skip(format string, args ...any) error {
+	return &skipError{reason: fmt.Sprintf(format, args...)}
+}
+
+// Skipped is a key of a JWK Set that was passed over, and why. It holds no key material: the
+// reason names members such as kty, crv, alg and use, quoted and shortened.
+type Skipped struct {
+	Index  int    // the key's position in "keys"
+	Kid    string // the key's kid, shortened; "" when it has none
+	Reason string
+}
+
+func (s Skipped) String() string {
+	if s.Kid != "" {
+		return fmt.Sprintf("key %d (kid %q): %s", s.Index, s.Kid, s.Reason)
+	}
+	return fmt.Sprintf("key %d: %s", s.Index, s.Reason)
+}
+
+// maxQuoted is how much of a JWK member a message quotes: a published set is not trusted input,
+// and a log line should not carry kilobytes of it.
+const maxQuoted = 64
+
+// quoted is s quoted for a message, cut to maxQuoted bytes.
+func quoted(s string) string {
+	if len(s) > maxQuoted {
+		return strconv.Quote(s[:maxQuoted]) + "..."
+	}
+	return strconv.Quote(s)
+}
 
 // ParseJWKS reads a JWK Set ({"keys":[...]}, RFC 7517). kty RSA, EC (P-256/384/521), OKP
-// (Ed25519) and oct (HMAC, >= 32 bytes) are supported. Keys with "use":"enc" are skipped; an
-// "alg" member pins the key to that algorithm (and must fit the key type). A set with no usable
-// key is an error.
+// (Ed25519) and oct (HMAC, >= 32 bytes) are supported. An "alg" member pins the key to that
+// algorithm (and must fit the key type; "Ed25519" and "EdDSA" both fit an Ed25519 key). A set
+// with no usable key is an error, which says why each key was skipped.
 //
 // Keys whose kty, crv or alg Gatehouse does not verify with are skipped, as are keys whose use
-// is not "sig" or whose key_ops lack "verify". A key with private members (d, p, q, dp, dq, qi,
-// oth) makes the whole set an error: whoever published it is leaking private keys, and the
-// configuration should be fixed rather than quietly accepted.
+// is not "sig" or whose key_ops lack "verify"; ParseJWKSReport says which and why. A key with
+// private members (d, p, q, dp, dq, qi, oth) makes the whole set an error: whoever published it
+// is leaking private keys, and the configuration should be fixed rather than quietly accepted.
 func ParseJWKS(data []byte, origin string) ([]*Key, error) {
+	ks, _, err := parseJWKS(data, origin, true)
+	return ks, err
+}
+
+// ParseJWKSReport is ParseJWKS that also returns the keys it skipped and why, for the caller
+// to log: a key that is never used should never be a silent mystery.
+func ParseJWKSReport(data []byte, origin string) ([]*Key, []Skipped, error) {
 	return parseJWKS(data, origin, true)
 }
 
-// parseJWKS is ParseJWKS; allowOct is false for sets fetched from a URL, where a symmetric key
-// would be a published HMAC secret that lets anyone sign tokens.
-func parseJWKS(data []byte, origin string, allowOct bool) ([]*Key, error) {
+// parseJWKS is ParseJWKSReport; allowOct is false for sets fetched from a URL, where a symmetric
+// key would be a published HMAC secret that lets anyone sign tokens.
+func parseJWKS(data []byte, origin string, allowOct bool) ([]*Key, []Skipped, error) {
 	var set struct {
 		Keys *[]json.RawMessage `json:"keys"`
 		Kty  *string            `json:"kty"`
 	}
 	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, originError(origin, fmt.Errorf(`not a JWK Set: expected a JSON object {"keys":[...]}: %v`, err))
+		return nil, nil, originError(origin, fmt.Errorf(`not a JWK Set: expected a JSON object {"keys":[...]}: %v`, err))
 	}
 	if set.Keys == nil {
 		if set.Kty != nil {
-			return nil, originError(origin, errors.New(`this is a single JWK; a JWK Set wraps keys as {"keys":[...]}`))
+			return nil, nil, originError(origin, errors.New(`this is a single JWK; a JWK Set wraps keys as {"keys":[...]}`))
 		}
-		return nil, originError(origin, errors.New(`not a JWK Set: expected a JSON object {"keys":[...]}`))
+		return nil, nil, originError(origin, errors.New(`not a JWK Set: expected a JSON object {"keys":[...]}`))
 	}
-	var out []*Key
+	var (
+		out     []*Key
+		skipped []Skipped
+	)
 	for i, raw := range *set.Keys {
 		var j jwk
 		if err := json.Unmarshal(raw, &j); err != nil {
-			return nil, originError(origin, fmt.Errorf("key %d: not a valid JWK: %v", i, err))
+			return nil, nil, originError(origin, fmt.Errorf("key %d: not a valid JWK: %v", i, err))
 		}
 		k, err := j.key(allowOct)
-		if err == errSkip {
+		if se, ok := err.(*skipError); ok {
+			skipped = append(skipped, Skipped{Index: i, Kid: shortKid(j.Kid), Reason: se.reason})
 			continue
 		}
 		if err != nil {
 			if j.Kid != "" {
-				return nil, originError(origin, fmt.Errorf("key %d (kid %q): %w", i, j.Kid, err))
+				return nil, nil, originError(origin, fmt.Errorf("key %d (kid %s): %w", i, quoted(j.Kid), err))
 			}
-			return nil, originError(origin, fmt.Errorf("key %d: %w", i, err))
+			return nil, nil, originError(origin, fmt.Errorf("key %d: %w", i, err))
 		}
 		k.Origin = origin
 		out = append(out, k)
 	}
 	if len(out) == 0 {
-		return nil, originError(origin, errors.New(`JWK Set has no usable signature key (supported: kty RSA, `+
-			`EC P-256/P-384/P-521, OKP Ed25519, oct; keys with "use":"enc" are skipped)`))
+		msg := `JWK Set has no usable signature key (supported: kty RSA, EC P-256/P-384/P-521, OKP Ed25519, oct; ` +
+			`keys with "use":"enc" are skipped)`
+		// Why each key was skipped, the first few: the answer to "why is my key not used?".
+		for n, sk := range skipped {
+			if n == 3 {
+				msg += fmt.Sprintf("; and %d more", len(skipped)-n)
+				break
+			}
+			msg += "; " + sk.String()
+		}
+		return nil, nil, originError(origin, errors.New(msg))
 	}
-	return out, nil
+	return out, skipped, nil
+}
+
+// shortKid is kid cut to maxQuoted bytes, for Skipped.
+func shortKid(kid string) string {
+	if len(kid) > maxQuoted {
+		return kid[:maxQuoted] + "..."
+	}
+	return kid
 }
 
 // key checks one JWK and returns its Key, errSkip, or what is wrong with it.
@@ -103,16 +167,16 @@ func (j *jwk) key(allowOct bool) (*Key, error) {
 		return nil, errors.New("JWKS contains a private key; publish only public keys")
 	}
 	if j.Use != "" && j.Use != "sig" {
-		return nil, errSkip
+		return nil, skip(`"use":%s is not "sig"`, quoted(j.Use))
 	}
 	if j.KeyOps != nil && !contains(j.KeyOps, "verify") {
-		return nil, errSkip
+		return nil, skip(`"key_ops" does not include "verify"`)
 	}
 	if strings.EqualFold(j.Alg, "none") {
 		return nil, errors.New(`"alg":"none" is never accepted`)
 	}
 	if j.Alg != "" && !supported(j.Alg) {
-		return nil, errSkip
+		return nil, skip(`"alg":%s is not an algorithm Gatehouse verifies (supported: %s)`, quoted(j.Alg), strings.Join(algorithms, ", "))
 	}
 	var (
 		pub  any
@@ -133,7 +197,7 @@ func (j *jwk) key(allowOct bool) (*Key, error) {
 		}
 		return j.oct()
 	default:
-		return nil, errSkip
+		return nil, skip(`"kty":%s is not supported (RSA, EC, OKP, oct)`, quoted(j.Kty))
 	}
 	if err != nil {
 		return nil, err
@@ -152,7 +216,7 @@ func (j *jwk) pin(algs []string) ([]string, error) {
 	if j.Alg == "" {
 		return algs, nil
 	}
-	if !contains(algs, j.Alg) {
+	if !Permitted(algs, j.Alg) {
 		return nil, fmt.Errorf(`"alg":%q does not fit this %s key, which can verify: %s`,
 			j.Alg, j.describe(), strings.Join(algs, ", "))
 	}
@@ -199,7 +263,8 @@ func (j *jwk) ec() (*ecdsa.PublicKey, error) {
 	case "P-521":
 		curve = elliptic.P521()
 	default:
-		return nil, errSkip // e.g. secp256k1 (ES256K), which Gatehouse does not verify
+		// e.g. secp256k1 (ES256K), which Gatehouse does not verify
+		return nil, skip(`EC "crv":%s is not supported (P-256, P-384, P-521)`, quoted(j.Crv))
 	}
 	size := (curve.Params().BitSize + 7) / 8
 	x, err := b64Member("x", j.X)
@@ -229,7 +294,8 @@ func (j *jwk) ec() (*ecdsa.PublicKey, error) {
 
 func (j *jwk) okp() (ed25519.PublicKey, error) {
 	if j.Crv != "Ed25519" {
-		return nil, errSkip // X25519 is for key agreement; Ed448 is not supported
+		// X25519 is for key agreement; Ed448 is not supported
+		return nil, skip(`OKP "crv":%s is not supported (Ed25519)`, quoted(j.Crv))
 	}
 	x, err := b64Member("x", j.X)
 	if err != nil {

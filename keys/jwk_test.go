@@ -60,6 +60,12 @@ func TestParseJWKS(t *testing.T) {
 		{"Ed25519 identity (small order)", setJSON(edJWK(edSmallOrder, nil)), nil, "point of small order"},
 		{"Ed25519 point of order 2", setJSON(edJWK(edOrderTwo, nil)), nil, "point of small order"},
 		{"Ed25519 point off the curve", setJSON(edJWK(edOffCurve, nil)), nil, "Ed25519 public key is not a point on the curve"},
+		{"Ed25519 pinned to Ed25519 (RFC 9864)", setJSON(edJWK(ed, map[string]any{"kid": "o2", "alg": "Ed25519"})), []want{{"o2", []string{"Ed25519"}, ed}}, ""},
+		{"Ed25519 with alg Ed448", setJSON(edJWK(ed, map[string]any{"kid": "o3", "alg": "Ed448"}), edJWK(ed, nil)), []want{{"", []string{"EdDSA"}, ed}}, ""},
+		{"RSA with alg Ed25519", setJSON(rsaJWK(rsaPub, map[string]any{"alg": "Ed25519"})), nil, `"alg":"Ed25519" does not fit this RSA key`},
+		{"only skipped keys say why", setJSON(rsaJWK(rsaPub, map[string]any{"use": "enc", "kid": "e1"}), jwkJSON(map[string]any{"kty": "PQC"})), nil,
+			`JWK Set has no usable signature key (supported: kty RSA, EC P-256/P-384/P-521, OKP Ed25519, oct; keys with "use":"enc" are skipped); ` +
+				`key 0 (kid "e1"): "use":"enc" is not "sig"; key 1: "kty":"PQC" is not supported (RSA, EC, OKP, oct)`},
 		{"Ed25519 with alg ES256", setJSON(edJWK(ed, map[string]any{"alg": "ES256"})), nil, `"alg":"ES256" does not fit this OKP Ed25519 key`},
 		{"oct", setJSON(octJWK(secret, map[string]any{"kid": "h1"})), []want{{"h1", []string{"HS256", "HS384"}, secret}}, ""},
 		{"oct short", setJSON(octJWK(secret[:31], nil)), nil, "secret is 31 bytes; HMAC needs at least 32"},
@@ -126,9 +132,57 @@ func TestParseJWKS(t *testing.T) {
 	}
 }
 
+// ParseJWKSReport says which keys it skipped and why, without key material, so that callers can
+// log them: a skipped key is never a silent mystery.
+func TestParseJWKSReport(t *testing.T) {
+	rsaPub := &testRSA(t, 2048).PublicKey
+	ed := testEd(t).Public().(ed25519.PublicKey)
+	long := strings.Repeat("k", 200)
+	data := setJSON(
+		rsaJWK(rsaPub, map[string]any{"kid": "enc-1", "use": "enc"}),
+		rsaJWK(rsaPub, map[string]any{"kid": "ops", "key_ops": []string{"encrypt"}}),
+		rsaJWK(rsaPub, map[string]any{"kid": "oaep", "alg": "RSA-OAEP"}),
+		jwkJSON(map[string]any{"kty": "PQC", "x": b64(ed)}),
+		jwkJSON(map[string]any{"kty": "EC", "crv": "secp256k1", "kid": "k1", "x": "AA", "y": "AA"}),
+		jwkJSON(map[string]any{"kty": "OKP", "crv": "X25519", "kid": long, "x": b64(ed)}),
+		edJWK(ed, map[string]any{"kid": "good", "alg": "Ed25519"}),
+	)
+	ks, skipped, err := ParseJWKSReport(data, "jwks_file k.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ks) != 1 || ks[0].ID != "good" || !ks[0].Allows("EdDSA") || !ks[0].Allows("Ed25519") {
+		t.Fatalf("usable keys: %d", len(ks))
+	}
+	want := []string{
+		`key 0 (kid "enc-1"): "use":"enc" is not "sig"`,
+		`key 1 (kid "ops"): "key_ops" does not include "verify"`,
+		`key 2 (kid "oaep"): "alg":"RSA-OAEP" is not an algorithm Gatehouse verifies (supported: HS256,`,
+		`key 3: "kty":"PQC" is not supported (RSA, EC, OKP, oct)`,
+		`key 4 (kid "k1"): EC "crv":"secp256k1" is not supported (P-256, P-384, P-521)`,
+		`key 5 (kid "` + long[:maxQuoted] + `..."): OKP "crv":"X25519" is not supported (Ed25519)`,
+	}
+	if len(skipped) != len(want) {
+		t.Fatalf("skipped %v, want %d entries", skipped, len(want))
+	}
+	for i, w := range want {
+		if got := skipped[i].String(); !strings.HasPrefix(got, w) {
+			t.Errorf("skipped[%d] = %q, want it to start with %q", i, got, w)
+		}
+		if strings.Contains(skipped[i].String(), b64(ed)) || strings.Contains(skipped[i].String(), b64(rsaPub.N.Bytes())[:20]) {
+			t.Errorf("skipped[%d] shows key material: %q", i, skipped[i])
+		}
+	}
+	// A long member is quoted shortened.
+	_, skipped, _ = ParseJWKSReport(setJSON(jwkJSON(map[string]any{"kty": long}), edJWK(ed, nil)), "")
+	if len(skipped) != 1 || len(skipped[0].Reason) > 2*maxQuoted {
+		t.Errorf("long kty: %v", skipped)
+	}
+}
+
 // A set fetched from a URL may not carry symmetric keys: they would be published HMAC secrets.
 func TestParseJWKSPublishedOct(t *testing.T) {
-	_, err := parseJWKS(setJSON(octJWK(randomBytes(32), nil)), "", false)
+	_, _, err := parseJWKS(setJSON(octJWK(randomBytes(32), nil)), "", false)
 	if err == nil || !strings.Contains(err.Error(), `symmetric (kty "oct") key in a published JWK Set`) {
 		t.Fatalf("err = %v", err)
 	}

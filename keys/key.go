@@ -29,21 +29,17 @@ type Key struct {
 	// mac holds the pooled HMAC states of an HMAC key, made on first use (see hmac.go). It is a
 	// pointer so that keys narrowed by Restrict share one pool with the key they came from.
 	mac atomic.Pointer[macPools]
-	// ed holds an Ed25519 key decoded, made on first use (see eddsa.go) and shared like mac.
+	// ed holds an Ed25519 key as checked, made on first use (see eddsa.go) and shared like mac.
 	ed atomic.Pointer[edPublic]
 }
 
-// Allows reports whether the key may verify alg.
+// Allows reports whether the key may verify alg: alg or its other name (EdDSA and Ed25519, see
+// Permitted) is in Algs.
 func (k *Key) Allows(alg string) bool {
-	for _, a := range k.Algs {
-		if a == alg {
-			return true
-		}
-	}
-	return false
+	return Permitted(k.Algs, alg)
 }
 
-// withAlgs returns a copy of k allowed only algs, sharing k's material, HMAC pools and decoded
+// withAlgs returns a copy of k allowed only algs, sharing k's material, HMAC pools and checked
 // Ed25519 key.
 func (k *Key) withAlgs(algs []string) *Key {
 	nk := &Key{ID: k.ID, Algs: algs, Public: k.Public, Origin: k.Origin}
@@ -82,7 +78,7 @@ func publicAlgs(pub any) ([]string, error) {
 		if len(pub) != ed25519.PublicKeySize {
 			return nil, errors.New("an Ed25519 public key must be 32 bytes")
 		}
-		if _, err := decodeEd25519(pub); err != nil {
+		if err := checkEd25519(pub); err != nil {
 			return nil, err
 		}
 		return []string{"EdDSA"}, nil

@@ -2,17 +2,18 @@ package keys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/gatehouse-dev/gatehouse/internal/safeurl"
 )
 
 // RemoteOptions configures a Remote JWK Set.
@@ -22,22 +23,36 @@ type RemoteOptions struct {
 	// Refresh is the time between two scheduled fetches (default 1h); after a failed fetch the
 	// next comes sooner (see firstRetry).
 	Refresh time.Duration
-	// MinRefetch is the least time between two fetches triggered by unknown kids (default 30s).
-	MinRefetch time.Duration
-	Timeout    time.Duration // per fetch, default 10s
-	MaxBytes   int64         // body cap, default 1 MiB
-	Allowed    []string      // algorithm allow-list passed to Restrict
-	Client     *http.Client  // default: a client with Timeout that follows no redirect
-	Logger     *zap.Logger
+	// MaxRefetchInterval bounds the fetches triggered by unknown kids (default 30s): the first
+	// unknown kid is fetched for at once, later ones after waits that double from
+	// firstRefetchGap up to MaxRefetchInterval, so that a flood of made-up kids costs the issuer
+	// a few fetches a minute at most. The waits start over after 2*MaxRefetchInterval without one.
+	MaxRefetchInterval time.Duration
+	// RefetchWait is how long RefreshFor waits for a fetch before it gives up (default 2s, and
+	// never longer than its ctx): the token that triggered the fetch passes if the issuer answers
+	// quickly, and a slow issuer delays no request by more than this. The fetch itself goes on
+	// (up to Timeout) and serves the tokens that come after.
+	RefetchWait time.Duration
+	Timeout     time.Duration // per fetch, default 10s
+	MaxBytes    int64         // body cap, default 1 MiB
+	Allowed     []string      // algorithm allow-list passed to Restrict
+	Client      *http.Client  // default: a client with Timeout that follows no redirect
+	Logger      *zap.Logger
 }
 
 // Defaults for RemoteOptions.
 const (
-	DefaultRefresh    = time.Hour
-	DefaultMinRefetch = 30 * time.Second
-	DefaultTimeout    = 10 * time.Second
-	DefaultMaxBytes   = 1 << 20
+	DefaultRefresh            = time.Hour
+	DefaultMaxRefetchInterval = 30 * time.Second
+	DefaultRefetchWait        = 2 * time.Second
+	DefaultTimeout            = 10 * time.Second
+	DefaultMaxBytes           = 1 << 20
 )
+
+// firstRefetchGap is the wait after the first fetch for an unknown kid before another unknown
+// kid may trigger one; it doubles with each such fetch, up to MaxRefetchInterval. With the
+// defaults, a flood of unknown kids causes fetches at 0, 5, 15, 35 and 65 s, then every 30 s.
+const firstRefetchGap = 5 * time.Second
 
 // After a failed fetch the next one comes sooner than Refresh: firstRetry, doubling each time,
 // up to Refresh or maxRetry, whichever is less, so a JWKS endpoint that was down at start-up is
@@ -48,7 +63,8 @@ const (
 )
 
 // Remote is a JWK Set fetched from a URL in the background: once at Start (without blocking the
-// caller), then every Refresh, and again on an unknown kid (rate limited). A failed fetch keeps
+// caller), then every Refresh, and again on an unknown kid (at once, then with a backoff; see
+// MaxRefetchInterval). A failed fetch keeps
 // the last good keys (stale-if-error). Until the first success Current returns an empty set, so
 // requests are refused (fail closed) rather than start-up being blocked.
 //
@@ -72,9 +88,13 @@ type Remote struct {
 	started     bool
 	stopped     bool
 	inflight    *fetchCall // the fetch under way, which new callers join
-	lastAttempt time.Time
+	lastKid     time.Time  // when the last fetch for an unknown kid began
+	kidGap      time.Duration
 	lastSuccess time.Time
 	lastErr     error
+	// skipped holds the skipped keys of the last fetch (see skipKey), so that each is logged
+	// once while the issuer keeps publishing it, not on every fetch.
+	skipped map[string]struct{}
 }
 
 // fetchCall is one fetch that any number of callers may wait for.
@@ -94,8 +114,8 @@ func NewRemote(opts RemoteOptions) (*Remote, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.Refresh < 0 || opts.MinRefetch < 0 || opts.Timeout < 0 || opts.MaxBytes < 0 {
-		return nil, fmt.Errorf("jwks_url %s: refresh, minimum refetch interval, timeout and size cap must not be negative", u.Redacted())
+	if opts.Refresh < 0 || opts.MaxRefetchInterval < 0 || opts.RefetchWait < 0 || opts.Timeout < 0 || opts.MaxBytes < 0 {
+		return nil, fmt.Errorf("jwks_url %s: refresh, refetch interval and wait, timeout and size cap must not be negative", u.Redacted())
 	}
 	if err := CheckAlgorithms(opts.Allowed); err != nil {
 		return nil, fmt.Errorf("jwks_url %s: %w", u.Redacted(), err)
@@ -103,8 +123,11 @@ func NewRemote(opts RemoteOptions) (*Remote, error) {
 	if opts.Refresh == 0 {
 		opts.Refresh = DefaultRefresh
 	}
-	if opts.MinRefetch == 0 {
-		opts.MinRefetch = DefaultMinRefetch
+	if opts.MaxRefetchInterval == 0 {
+		opts.MaxRefetchInterval = DefaultMaxRefetchInterval
+	}
+	if opts.RefetchWait == 0 {
+		opts.RefetchWait = DefaultRefetchWait
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
@@ -146,25 +169,15 @@ func checkURL(raw string) (*url.URL, error) {
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("jwks_url %s: must be an absolute https:// URL", u.Redacted())
 	}
-	switch u.Scheme {
-	case "https":
+	// The rule credentials_url follows too (package safeurl).
+	switch err := safeurl.Check(u); {
+	case err == nil:
 		return u, nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return u, nil
-		}
+	case errors.Is(err, safeurl.ErrCleartext):
 		return nil, fmt.Errorf("jwks_url %s: use https; plain http is allowed only to a loopback host "+
 			"(127.0.0.1, ::1, localhost), since keys fetched in the clear could be replaced on the way", u.Redacted())
 	}
 	return nil, fmt.Errorf("jwks_url %s: scheme %q is not supported; use https", u.Redacted(), u.Scheme)
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Start begins fetching in the background; it never blocks. Calling it again, or after Stop,
@@ -212,22 +225,27 @@ func (r *Remote) LastSuccess() time.Time {
 	return r.lastSuccess
 }
 
-// RefreshFor implements Refresher. When kid is not in the current set it fetches again, unless a
-// fetch began less than MinRefetch ago; callers arriving while a fetch is in flight wait for that
-// one instead of starting another. It waits for the fetch or ctx, whichever ends first, and
-// reports whether the fetch loaded a new set.
+// RefreshFor implements Refresher. When kid is not in the current set it fetches again: at once
+// for the first unknown kid, then with the backoff of MaxRefetchInterval (a miss within the
+// current wait fetches nothing). Callers arriving while a fetch is in flight, scheduled or not,
+// wait for that one instead of starting another. It waits for the fetch, ctx or RefetchWait,
+// whichever ends first, and reports whether the fetch loaded a new set.
 func (r *Remote) RefreshFor(ctx context.Context, kid string) bool {
 	if r.Current().HasID(kid) {
 		return false
 	}
-	c := r.begin(false)
+	c := r.beginForKid(time.Now())
 	if c == nil {
 		return false
 	}
+	t := time.NewTimer(r.opts.RefetchWait)
+	defer t.Stop()
 	select {
 	case <-c.done:
 		return c.ok
 	case <-ctx.Done():
+		return false
+	case <-t.C:
 		return false
 	}
 }
@@ -238,7 +256,7 @@ func (r *Remote) loop() {
 	var retry time.Duration
 	for {
 		next := r.opts.Refresh
-		if c := r.begin(true); c != nil {
+		if c := r.begin(); c != nil {
 			select {
 			case <-c.done:
 			case <-r.stopCh:
@@ -270,9 +288,16 @@ func nextRetry(prev, refresh time.Duration) time.Duration {
 	return min(2*prev, limit)
 }
 
-// begin returns the fetch in flight, or starts one. Unless force is set, it starts none (and
-// returns nil) when the last one began less than MinRefetch ago. After Stop it returns nil.
-func (r *Remote) begin(force bool) *fetchCall {
+// begin returns the fetch in flight, or starts one. After Stop it returns nil.
+func (r *Remote) begin() *fetchCall {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.beginLocked()
+}
+
+// beginForKid is begin for an unknown kid at now: it joins a fetch in flight, and starts one
+// only when the backoff allows (see MaxRefetchInterval); otherwise it returns nil.
+func (r *Remote) beginForKid(now time.Time) *fetchCall {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stopped {
@@ -281,12 +306,37 @@ func (r *Remote) begin(force bool) *fetchCall {
 	if r.inflight != nil {
 		return r.inflight
 	}
-	if !force && !r.lastAttempt.IsZero() && time.Since(r.lastAttempt) < r.opts.MinRefetch {
+	if !r.lastKid.IsZero() {
+		switch since := now.Sub(r.lastKid); {
+		case since >= 2*r.opts.MaxRefetchInterval:
+			r.kidGap = 0 // quiet for long enough: the next unknown kid is fetched for at once again
+		case since < r.kidGap:
+			return nil
+		}
+	}
+	r.kidGap = nextRefetchGap(r.kidGap, r.opts.MaxRefetchInterval)
+	r.lastKid = now
+	return r.beginLocked()
+}
+
+// nextRefetchGap is the wait after another fetch for an unknown kid.
+func nextRefetchGap(prev, limit time.Duration) time.Duration {
+	if prev == 0 {
+		return min(firstRefetchGap, limit)
+	}
+	return min(2*prev, limit)
+}
+
+// beginLocked is begin with r.mu held.
+func (r *Remote) beginLocked() *fetchCall {
+	if r.stopped {
 		return nil
+	}
+	if r.inflight != nil {
+		return r.inflight
 	}
 	c := &fetchCall{done: make(chan struct{})}
 	r.inflight = c
-	r.lastAttempt = time.Now()
 	r.wg.Add(1)
 	go r.run(c)
 	return c
@@ -295,18 +345,35 @@ func (r *Remote) begin(force bool) *fetchCall {
 // run performs c and publishes its outcome.
 func (r *Remote) run(c *fetchCall) {
 	defer r.wg.Done()
-	set, err := r.fetch()
+	set, skipped, err := r.fetch()
 
 	r.mu.Lock()
+	var fresh []Skipped // skipped keys not logged yet
 	if err == nil {
 		r.set.Store(set)
 		r.lastSuccess = time.Now()
+		seen := make(map[string]struct{}, len(skipped))
+		for _, sk := range skipped {
+			id := skipKey(sk)
+			if _, logged := r.skipped[id]; !logged {
+				fresh = append(fresh, sk)
+			}
+			seen[id] = struct{}{}
+		}
+		r.skipped = seen
 	}
 	r.lastErr = err
 	r.inflight = nil
 	c.ok = err == nil
 	stopped := r.stopped
 	r.mu.Unlock()
+
+	// A published key that is not used is logged once, with its kid and why, so that refused
+	// tokens signed with it are no mystery; never its material.
+	for _, sk := range fresh {
+		r.log.Warn("JWK Set key skipped", zap.String("url", r.url), zap.Int("index", sk.Index),
+			zap.String("kid", sk.Kid), zap.String("reason", sk.Reason))
+	}
 
 	// Only the URL and the error are logged: the error texts of this package never hold key
 	// material, and the body is never logged. A fetch cut short by Stop is not worth a warning.
@@ -319,44 +386,53 @@ func (r *Remote) run(c *fetchCall) {
 	close(c.done)
 }
 
-// fetch GETs the set once and parses it.
-func (r *Remote) fetch() (*Set, error) {
+// skipKey identifies a skipped key across fetches: its kid (or, without one, its position)
+// and the reason.
+func skipKey(sk Skipped) string {
+	if sk.Kid != "" {
+		return "kid " + sk.Kid + "\x00" + sk.Reason
+	}
+	return fmt.Sprintf("#%d\x00%s", sk.Index, sk.Reason)
+}
+
+// fetch GETs the set once and parses it; skipped lists the keys of the set that were passed over.
+func (r *Remote) fetch() (set *Set, skipped []Skipped, err error) {
 	ctx, cancel := context.WithTimeout(r.ctx, r.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.opts.URL, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		// Drain a little so the connection can be reused.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-			return nil, fmt.Errorf("HTTP status %d: redirects are not followed; configure the final URL", resp.StatusCode)
+			return nil, nil, fmt.Errorf("HTTP status %d: redirects are not followed; configure the final URL", resp.StatusCode)
 		}
-		return nil, fmt.Errorf("HTTP status %d; expected 200", resp.StatusCode)
+		return nil, nil, fmt.Errorf("HTTP status %d; expected 200", resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, r.opts.MaxBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading the response: %w", err)
+		return nil, nil, fmt.Errorf("reading the response: %w", err)
 	}
 	if int64(len(body)) > r.opts.MaxBytes {
-		return nil, fmt.Errorf("JWK Set is larger than %d bytes", r.opts.MaxBytes)
+		return nil, nil, fmt.Errorf("JWK Set is larger than %d bytes", r.opts.MaxBytes)
 	}
-	ks, err := parseJWKS(body, "", false)
+	ks, skipped, err := parseJWKS(body, "", false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ks, err = Restrict(ks, r.opts.Allowed); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, k := range ks {
 		k.Origin = r.origin
 	}
-	return NewSet(ks...), nil
+	return NewSet(ks...), skipped, nil
 }

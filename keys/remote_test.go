@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,7 +157,7 @@ func TestNewRemote(t *testing.T) {
 			if r.Current() == nil || r.Current().Len() != 0 {
 				t.Error("a new Remote must have an empty, non-nil set")
 			}
-			if r.opts.Refresh != DefaultRefresh || r.opts.MinRefetch != DefaultMinRefetch || r.opts.Timeout != DefaultTimeout || r.opts.MaxBytes != DefaultMaxBytes {
+			if r.opts.Refresh != DefaultRefresh || r.opts.MaxRefetchInterval != DefaultMaxRefetchInterval || r.opts.RefetchWait != DefaultRefetchWait || r.opts.Timeout != DefaultTimeout || r.opts.MaxBytes != DefaultMaxBytes {
 				t.Errorf("defaults not applied: %+v", r.opts)
 			}
 			r.Stop()
@@ -169,7 +170,7 @@ func TestNewRemote(t *testing.T) {
 func TestRemoteStartWhileDown(t *testing.T) {
 	srv := newJWKSServer(t, edSet(t, "k1"))
 	srv.set(func(s *jwksServer) { s.down = true })
-	r := newTestRemote(t, srv, RemoteOptions{Refresh: 10 * time.Millisecond, MinRefetch: time.Hour})
+	r := newTestRemote(t, srv, RemoteOptions{Refresh: 10 * time.Millisecond, MaxRefetchInterval: time.Hour})
 	r.Start()
 	r.Start() // a second Start changes nothing
 	eventually(t, "two failed fetches", func() bool { return srv.requests.Load() >= 2 })
@@ -193,7 +194,7 @@ func TestRemoteStartWhileDown(t *testing.T) {
 // A new kid at the issuer is picked up by RefreshFor, without waiting for Refresh.
 func TestRemoteRotation(t *testing.T) {
 	srv := newJWKSServer(t, edSet(t, "old"))
-	r := newTestRemote(t, srv, RemoteOptions{MinRefetch: time.Nanosecond})
+	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond})
 	ctx := context.Background()
 	if !r.RefreshFor(ctx, "old") || !r.Current().HasID("old") {
 		t.Fatal("first RefreshFor did not load the set")
@@ -213,17 +214,18 @@ func TestRemoteRotation(t *testing.T) {
 	}
 }
 
-// Unknown kids cannot make the Remote hammer the issuer: one fetch per MinRefetch.
+// Unknown kids cannot make the Remote hammer the issuer: after the first fetch, none until the
+// backoff's first wait has passed.
 func TestRemoteRateLimit(t *testing.T) {
 	srv := newJWKSServer(t, edSet(t, "k1"))
-	r := newTestRemote(t, srv, RemoteOptions{MinRefetch: time.Hour})
+	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Hour})
 	ctx := context.Background()
 	if !r.RefreshFor(ctx, "unknown-1") {
 		t.Fatal("first RefreshFor did not fetch")
 	}
 	for _, kid := range []string{"unknown-2", "unknown-3", ""} {
 		if r.RefreshFor(ctx, kid) {
-			t.Errorf("RefreshFor(%q) within MinRefetch reported a load", kid)
+			t.Errorf("RefreshFor(%q) within the backoff reported a load", kid)
 		}
 	}
 	if n := srv.requests.Load(); n != 1 {
@@ -231,16 +233,105 @@ func TestRemoteRateLimit(t *testing.T) {
 	}
 }
 
+// A restart followed by a rotation: the set was fetched a moment ago, and the first token with
+// the new kid makes the Remote fetch again at once, and passes (RefreshFor waits for the fetch),
+// with the default options.
+func TestRemoteUnknownKidRightAfterFetch(t *testing.T) {
+	srv := newJWKSServer(t, edSet(t, "old"))
+	r := newTestRemote(t, srv, RemoteOptions{})
+	r.Start()
+	eventually(t, "the first fetch", func() bool { return r.Current().HasID("old") })
+	srv.set(func(s *jwksServer) { s.body = edSet(t, "old", "new") })
+	if !r.RefreshFor(context.Background(), "new") || !r.Current().HasID("new") {
+		t.Fatalf("the new kid was not fetched at once (%d requests): %v", srv.requests.Load(), r.LastError())
+	}
+	if n := srv.requests.Load(); n != 2 {
+		t.Errorf("%d requests, want 2 (start, then the unknown kid)", n)
+	}
+	// Another new kid right away is within the backoff: no fetch.
+	if r.RefreshFor(context.Background(), "newer") {
+		t.Error("a second unknown kid fetched within the backoff")
+	}
+	if n := srv.requests.Load(); n != 2 {
+		t.Errorf("%d requests after a second unknown kid, want 2", n)
+	}
+}
+
+// A flood of unknown kids costs a few fetches a minute: the first at once, then after waits of
+// 5, 10, 20 and 30 s (MaxRefetchInterval), and after a quiet 2*MaxRefetchInterval the first is
+// at once again. The clock is the test's: every simulated second brings ten unknown kids.
+func TestRemoteUnknownKidBackoff(t *testing.T) {
+	srv := newJWKSServer(t, edSet(t, "k1"))
+	r := newTestRemote(t, srv, RemoteOptions{})
+	t0 := time.Now()
+	var fetchedAt []int // simulated seconds
+	flood := func(from, to int) {
+		for sec := from; sec < to; sec++ {
+			for range 10 {
+				if c := r.beginForKid(t0.Add(time.Duration(sec) * time.Second)); c != nil {
+					<-c.done
+					fetchedAt = append(fetchedAt, sec)
+				}
+			}
+		}
+	}
+	flood(0, 120)
+	if want := []int{0, 5, 15, 35, 65, 95}; !slices.Equal(fetchedAt, want) {
+		t.Errorf("fetches at %v s, want %v", fetchedAt, want)
+	}
+	if n := int(srv.requests.Load()); n != len(fetchedAt) {
+		t.Errorf("%d requests, want %d", n, len(fetchedAt))
+	}
+	// Quiet from 95 s until 155 s (2*30 s): the backoff starts over.
+	fetchedAt = nil
+	flood(155, 170)
+	if want := []int{155, 160}; !slices.Equal(fetchedAt, want) {
+		t.Errorf("after a quiet minute: fetches at %v s, want %v", fetchedAt, want)
+	}
+}
+
+func TestNextRefetchGap(t *testing.T) {
+	for _, tt := range []struct{ prev, limit, want time.Duration }{
+		{0, 30 * time.Second, 5 * time.Second},
+		{5 * time.Second, 30 * time.Second, 10 * time.Second},
+		{20 * time.Second, 30 * time.Second, 30 * time.Second},
+		{30 * time.Second, 30 * time.Second, 30 * time.Second},
+		{0, time.Second, time.Second},
+	} {
+		if got := nextRefetchGap(tt.prev, tt.limit); got != tt.want {
+			t.Errorf("nextRefetchGap(%v, %v) = %v, want %v", tt.prev, tt.limit, got, tt.want)
+		}
+	}
+}
+
+// RefreshFor waits RefetchWait at most for a slow issuer; the fetch goes on and its keys serve
+// the tokens that come after.
+func TestRemoteRefetchWait(t *testing.T) {
+	srv := newJWKSServer(t, edSet(t, "k1"))
+	release := make(chan struct{})
+	srv.set(func(s *jwksServer) { s.block = release })
+	r := newTestRemote(t, srv, RemoteOptions{RefetchWait: 50 * time.Millisecond})
+	start := time.Now()
+	if r.RefreshFor(context.Background(), "k1") {
+		t.Fatal("RefreshFor reported a load from a fetch that has not ended")
+	}
+	if d := time.Since(start); d < 50*time.Millisecond || d > 5*time.Second {
+		t.Errorf("RefreshFor returned after %v, want about 50ms", d)
+	}
+	close(release)
+	eventually(t, "the fetch to finish after RefreshFor gave up", func() bool { return r.Current().HasID("k1") })
+}
+
 // Callers arriving while a fetch is in flight share it; a caller's ctx bounds only its own wait.
 func TestRemoteCoalesce(t *testing.T) {
 	srv := newJWKSServer(t, edSet(t, "k1"))
 	release := make(chan struct{})
 	srv.set(func(s *jwksServer) { s.block = release })
-	r := newTestRemote(t, srv, RemoteOptions{MinRefetch: time.Nanosecond})
+	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond})
 
-	first := r.begin(false)
+	first := r.begin()
 	<-srv.arrived
-	if again, forced := r.begin(false), r.begin(true); again != first || forced != first {
+	if again, forKid := r.begin(), r.beginForKid(time.Now()); again != first || forKid != first {
 		t.Fatal("a second caller started its own fetch")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -281,7 +372,7 @@ func TestRemoteStaleIfError(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newJWKSServer(t, good)
-			r := newTestRemote(t, srv, RemoteOptions{MinRefetch: time.Nanosecond, MaxBytes: 1024})
+			r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond, MaxBytes: 1024})
 			ctx := context.Background()
 			if !r.RefreshFor(ctx, "k1") {
 				t.Fatalf("first fetch failed: %v", r.LastError())
@@ -305,7 +396,7 @@ func TestRemoteStaleIfError(t *testing.T) {
 func TestRemoteMaxBytes(t *testing.T) {
 	body := edSet(t, "k1")
 	srv := newJWKSServer(t, body)
-	r := newTestRemote(t, srv, RemoteOptions{MinRefetch: time.Nanosecond, MaxBytes: int64(len(body))})
+	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond, MaxBytes: int64(len(body))})
 	if !r.RefreshFor(context.Background(), "k1") {
 		t.Fatalf("a body of exactly MaxBytes was refused: %v", r.LastError())
 	}
@@ -336,7 +427,7 @@ func TestRemoteAllowed(t *testing.T) {
 		rsaJWK(&testRSA(t, 2048).PublicKey, map[string]any{"kid": "rsa"}),
 		edJWK(testEd(t).Public().(ed25519.PublicKey), map[string]any{"kid": "ed"}),
 	))
-	r := newTestRemote(t, srv, RemoteOptions{MinRefetch: time.Nanosecond, Allowed: []string{"RS256"}})
+	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond, Allowed: []string{"RS256"}})
 	if !r.RefreshFor(context.Background(), "rsa") {
 		t.Fatal(r.LastError())
 	}
@@ -364,7 +455,7 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 func TestRemoteStop(t *testing.T) {
 	srv := newJWKSServer(t, edSet(t, "k1"))
 	ct := new(countingTransport)
-	r := newTestRemote(t, srv, RemoteOptions{Refresh: time.Millisecond, MinRefetch: time.Nanosecond, Client: &http.Client{Transport: ct}})
+	r := newTestRemote(t, srv, RemoteOptions{Refresh: time.Millisecond, MaxRefetchInterval: time.Nanosecond, Client: &http.Client{Transport: ct}})
 	r.Start()
 	eventually(t, "periodic fetches", func() bool { return ct.n.Load() >= 3 && r.Current().HasID("k1") })
 	r.Stop()
@@ -388,7 +479,7 @@ func TestRemoteLogging(t *testing.T) {
 	seed := testEd(t).Seed()
 	srv := newJWKSServer(t, edSet(t, "k1", "k2"))
 	core, logs := observer.New(zapcore.DebugLevel)
-	r := newTestRemote(t, srv, RemoteOptions{MinRefetch: time.Nanosecond, Logger: zap.New(core)})
+	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond, Logger: zap.New(core)})
 	r.RefreshFor(context.Background(), "k1")
 	srv.set(func(s *jwksServer) {
 		s.body = setJSON(edJWK(testEd(t).Public().(ed25519.PublicKey), map[string]any{"d": b64(seed)}))
@@ -409,6 +500,55 @@ func TestRemoteLogging(t *testing.T) {
 	}
 	if msg, _ := fields["error"].(string); !strings.Contains(msg, "private key") || strings.Contains(msg, b64(seed)) {
 		t.Errorf("failure error field: %q", msg)
+	}
+}
+
+// A key the Remote skips is logged as a warning with the URL, its kid and why, once while the
+// issuer keeps publishing it; a newly skipped key is logged when it appears. Never key material.
+func TestRemoteLogsSkippedKeys(t *testing.T) {
+	pub := testEd(t).Public().(ed25519.PublicKey)
+	rsaPub := &testRSA(t, 2048).PublicKey
+	srv := newJWKSServer(t, setJSON(
+		edJWK(pub, map[string]any{"kid": "good"}),
+		rsaJWK(rsaPub, map[string]any{"kid": "enc-1", "use": "enc"}),
+		edJWK(pub, map[string]any{"kid": "ed448", "alg": "Ed448"}),
+	))
+	core, logs := observer.New(zapcore.InfoLevel)
+	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond, Logger: zap.New(core)})
+	r.RefreshFor(context.Background(), "good")
+	r.RefreshFor(context.Background(), "other") // the same set again: nothing new to say
+
+	skips := logs.FilterMessage("JWK Set key skipped").AllUntimed()
+	if len(skips) != 2 {
+		t.Fatalf("%d skip warnings, want 2: %v", len(skips), logs.AllUntimed())
+	}
+	for i, want := range []struct {
+		kid, reason string
+	}{{"enc-1", `"use":"enc" is not "sig"`}, {"ed448", `"alg":"Ed448" is not an algorithm Gatehouse verifies`}} {
+		e := skips[i]
+		f := e.ContextMap()
+		if e.Level != zapcore.WarnLevel || f["url"] != srv.url() || f["kid"] != want.kid {
+			t.Errorf("warning %d: %v %v", i, e.Level, f)
+		}
+		if reason, _ := f["reason"].(string); !strings.HasPrefix(reason, want.reason) {
+			t.Errorf("warning %d reason %q, want it to start with %q", i, reason, want.reason)
+		}
+		for _, v := range f {
+			if s, _ := v.(string); strings.Contains(s, b64(pub)) || strings.Contains(s, b64(rsaPub.N.Bytes())[:16]) {
+				t.Errorf("warning %d shows key material: %v", i, f)
+			}
+		}
+	}
+
+	// A key that starts being skipped is logged when it appears.
+	srv.set(func(s *jwksServer) {
+		s.body = setJSON(edJWK(pub, map[string]any{"kid": "good"}), rsaJWK(rsaPub, map[string]any{"kid": "enc-1", "use": "enc"}),
+			jwkJSON(map[string]any{"kty": "EC", "crv": "secp256k1", "kid": "k1", "x": "AA", "y": "AA"}))
+	})
+	r.RefreshFor(context.Background(), "other-2")
+	skips = logs.FilterMessage("JWK Set key skipped").AllUntimed()
+	if len(skips) != 3 || skips[2].ContextMap()["kid"] != "k1" {
+		t.Errorf("after a change: %d skip warnings, want a third for k1: %v", len(skips), skips)
 	}
 }
 

@@ -58,7 +58,7 @@ func (k *Key) Verify(alg, signingInput string, sig []byte) error {
 		return k.verifyECDSA(elliptic.P384(), crypto.SHA384, signingInput, sig)
 	case "ES512":
 		return k.verifyECDSA(elliptic.P521(), crypto.SHA512, signingInput, sig)
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		return k.verifyEdDSA(signingInput, sig)
 	}
 	// An alg in Algs that is not one of the above can only come from a hand-built Key.

@@ -49,6 +49,7 @@ func TestVerifyGood(t *testing.T) {
 		{"PS256", rs}, {"PS384", rs}, {"PS512", rs},
 		{"ES256", es256}, {"ES384", es384}, {"ES512", es512},
 		{"EdDSA", ed},
+		{"Ed25519", ed}, // RFC 9864's name, for the same key
 	}
 	for _, tt := range tests {
 		t.Run(tt.alg, func(t *testing.T) {

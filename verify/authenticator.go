@@ -46,12 +46,14 @@ type Verifier struct {
 	now    func() time.Time
 
 	// Precomputed from policy and keys by New, so that Verify only compares.
-	refresher keys.Refresher // keys as a Refresher, nil when it cannot refresh
-	cache     *tokenCache    // verified tokens; nil when caching is off
-	maxSize   int            // policy.MaxTokenSize with the default applied
-	leeway    float64        // policy.Leeway in seconds, the unit of NumericDate
-	algDesc   string         // description of an alg refusal
-	watch     []string       // the claims Verify reads on every token, see watchExp
+	refresher            keys.Refresher // keys as a Refresher, nil when it cannot refresh
+	cache                *tokenCache    // verified tokens; nil when caching is off
+	maxSize              int            // policy.MaxTokenSize with the default applied
+	leeway               float64        // policy.Leeway in seconds, the unit of NumericDate
+	algDesc              string         // description of an alg refusal
+	types                []string       // policy.Types as mediaType forms; nil when typ is not checked
+	typMissing, typWrong string         // descriptions of typ refusals
+	watch                []string       // the claims Verify reads on every token, see watchExp
 }
 
 // New validates the policy (known algorithms only, never none; leeway within MaxLeeway) and
@@ -84,12 +86,12 @@ func New(p Policy, kp keys.Provider, now func() time.Time) (*Verifier, error) {
 		return nil, errors.New("audiences must not contain an empty value")
 	}
 	for _, rq := range p.Require {
-		if rq.Claim == "" {
-			return nil, errors.New("require: the claim name must not be empty")
+		if err := CheckRequirement(rq); err != nil {
+			return nil, err
 		}
-		if len(rq.Values) == 0 {
-			return nil, fmt.Errorf("require %s: give at least one accepted value", rq.Claim)
-		}
+	}
+	if err := CheckTypes(p.Types); err != nil {
+		return nil, err
 	}
 	if now == nil {
 		now = time.Now
@@ -104,6 +106,7 @@ func New(p Policy, kp keys.Provider, now func() time.Time) (*Verifier, error) {
 	for i := range p.Require {
 		p.Require[i].Values = slices.Clone(p.Require[i].Values)
 	}
+	p.Types = slices.Clone(p.Types)
 
 	v := &Verifier{
 		policy:  p,
@@ -115,6 +118,16 @@ func New(p Policy, kp keys.Provider, now func() time.Time) (*Verifier, error) {
 	}
 	if len(p.Algorithms) > 0 {
 		v.algDesc = "token alg is not one of the allowed algorithms: " + strings.Join(p.Algorithms, ", ")
+	}
+	if len(p.Types) > 0 {
+		for _, t := range p.Types {
+			if mt := mediaType(t); !slices.Contains(v.types, mt) {
+				v.types = append(v.types, mt)
+			}
+		}
+		list := strings.Join(p.Types, ", ")
+		v.typMissing = "token header has no typ; the accepted types are: " + list
+		v.typWrong = "token header typ is not one of the accepted types: " + list
 	}
 	v.watch = append([]string{watchExp: "exp", watchNbf: "nbf", watchIat: "iat", watchTokenType: "token_type"},
 		p.SafeClaims...)
@@ -135,7 +148,7 @@ func compact(algs []string) []string {
 }
 
 // Verify checks raw, in this order, so hostile input costs as little as possible: size, split
-// and header, alg allow-list and crit, key selection by kid (a refresh of a remote set on an
+// and header, alg allow-list, crit and typ, key selection by kid (a refresh of a remote set on an
 // unknown kid, bounded by ctx), signature, then claims (decoded only after the signature
 // matched): exp/nbf/iat with leeway, iss, aud, token_type, safe header values, requirements.
 // Every refusal is an *Error.
@@ -169,6 +182,14 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*token.Claims, error
 	}
 	if j.Header.Crit {
 		return nil, refuse(ReasonCrit, "token header has crit; no JWS extension is understood (RFC 7515 section 4.1.11)")
+	}
+	// typ is covered by the signature; checking it first only refuses a wrong kind of token
+	// (an ID token where an access token is wanted) before any key is looked for.
+	if v.types != nil && !typAccepted(v.types, j.Header.Typ) {
+		if j.Header.Typ == "" {
+			return nil, refuse(ReasonTokenType, v.typMissing)
+		}
+		return nil, refuse(ReasonTokenType, v.typWrong)
 	}
 
 	var buf [candidateBuf]*keys.Key
@@ -236,11 +257,12 @@ func (w watched) get(i int) (token.Value, bool) {
 }
 
 // algAllowed reports whether alg is allowed: one of the policy's algorithms (which New checked
-// are supported) or, without an allow-list, any algorithm Gatehouse supports. Both comparisons
-// are exact, so no spelling of none and no case variant of a real name passes.
+// are supported; EdDSA and Ed25519 admit each other, see keys.Permitted) or, without an
+// allow-list, any algorithm Gatehouse supports. Both comparisons are exact otherwise, so no
+// spelling of none and no case variant of a real name passes.
 func (v *Verifier) algAllowed(alg string) bool {
 	if len(v.policy.Algorithms) > 0 {
-		return slices.Contains(v.policy.Algorithms, alg)
+		return keys.Permitted(v.policy.Algorithms, alg)
 	}
 	one := [1]string{alg}
 	return keys.CheckAlgorithms(one[:]) == nil
@@ -248,7 +270,8 @@ func (v *Verifier) algAllowed(alg string) bool {
 
 // candidates appends to dst the keys that may verify a token with kid and alg, and returns the
 // set they come from. A kid that no loaded key has makes a refreshable provider fetch again
-// (once, bounded by ctx): the issuer may have rotated its keys since the last fetch.
+// (once, bounded by ctx and by the provider's own wait and backoff, see keys.RemoteOptions): the
+// issuer may have rotated its keys since the last fetch.
 func (v *Verifier) candidates(ctx context.Context, dst []*keys.Key, kid, alg string) (*keys.Set, []*keys.Key, *Error) {
 	set := v.keys.Current()
 	if set.Len() == 0 {
@@ -409,7 +432,8 @@ func HeaderSafe(s string) bool {
 }
 
 // meets reports whether the claim named by rq equals one of its values or, for an array,
-// contains one of them. An object never meets a requirement.
+// contains one of them; a scope or scp string contains the words of its space-separated list
+// (see Requirement). An object never meets a requirement.
 func meets(c *token.Claims, rq *Requirement) bool {
 	val, ok := c.Get(rq.Claim)
 	if !ok {
@@ -425,8 +449,53 @@ func meets(c *token.Claims, rq *Requirement) bool {
 			}
 		}
 		return false
+	case token.String:
+		if isScopeList(rq.Claim) {
+			return hasWord(val.Text, rq.Values)
+		}
 	}
 	return slices.Contains(rq.Values, val.Text)
+}
+
+// isScopeList reports whether claim is one whose string value is a space-separated list of
+// scopes: scope (RFC 8693 §4.2, RFC 9068 §2.2.3) and scp (its common short form, as Azure AD
+// and Okta write it). Only these top-level names: every other claim is compared whole.
+func isScopeList(claim string) bool {
+	return claim == "scope" || claim == "scp"
+}
+
+// hasWord reports whether one of the words of list, separated by spaces (RFC 6749 §3.3: %x20,
+// nothing else), is one of values. Repeated spaces make no empty word.
+func hasWord(list string, values []string) bool {
+	for list != "" {
+		var w string
+		w, list, _ = strings.Cut(list, " ")
+		if w != "" && slices.Contains(values, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckRequirement validates a claim rule: a claim name and at least one value. A value for
+// scope or scp, which are matched word by word, must be one word: "read write" could never
+// match, and requiring both is two rules.
+func CheckRequirement(rq Requirement) error {
+	if rq.Claim == "" {
+		return errors.New("require: the claim name must not be empty")
+	}
+	if len(rq.Values) == 0 {
+		return fmt.Errorf("require %s: give at least one accepted value", rq.Claim)
+	}
+	if isScopeList(rq.Claim) {
+		for _, v := range rq.Values {
+			if v == "" || strings.ContainsAny(v, " \t\r\n") {
+				return fmt.Errorf("require %s: %q is not a single scope; %s is matched word by word, so give each accepted scope as a value (any one passes) and put scopes that are all needed on require lines of their own",
+					rq.Claim, v, rq.Claim)
+			}
+		}
+	}
+	return nil
 }
 
 // refuse is a 401 refusal.

@@ -6,13 +6,8 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"net/http"
 	"strings"
@@ -23,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gatehouse-dev/gatehouse/internal/testsign"
 	"github.com/gatehouse-dev/gatehouse/keys"
 )
 
@@ -59,24 +55,10 @@ func keyMaterial(tb testing.TB) *material {
 	materialOnce.Do(func() {
 		m := &testMaterial
 		m.secret = bytes.Repeat([]byte("0123456789abcdef"), 4)
+		m.rsa, m.rsa2 = testsign.RSA(2048), testsign.NewRSA(2048)
+		m.p256, m.p384, m.p521 = testsign.EC("P-256"), testsign.EC("P-384"), testsign.EC("P-521")
+		m.ed = testsign.Ed25519()
 		var err error
-		if m.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if m.rsa2, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		gen := func(c elliptic.Curve) *ecdsa.PrivateKey {
-			k, err := ecdsa.GenerateKey(c, rand.Reader)
-			if err != nil {
-				panic(err)
-			}
-			return k
-		}
-		m.p256, m.p384, m.p521 = gen(elliptic.P256()), gen(elliptic.P384()), gen(elliptic.P521())
-		if _, m.ed, err = ed25519.GenerateKey(rand.Reader); err != nil {
-			panic(err)
-		}
 		if m.hs, err = keys.FromSecret(m.secret, "secret"); err != nil {
 			panic(err)
 		}
@@ -89,17 +71,8 @@ func keyMaterial(tb testing.TB) *material {
 }
 
 // publicDER is pub as SPKI DER; publicPEM is the same as a PUBLIC KEY block.
-func publicDER(pub crypto.PublicKey) []byte {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		panic(err)
-	}
-	return der
-}
-
-func publicPEM(pub crypto.PublicKey) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: publicDER(pub)})
-}
+func publicDER(pub crypto.PublicKey) []byte { return testsign.PublicDER(pub) }
+func publicPEM(pub crypto.PublicKey) []byte { return testsign.PublicPEM(pub) }
 
 func mustPEMKey(pub crypto.PublicKey) *keys.Key {
 	k, err := keys.ParsePEM(publicPEM(pub), "public_key")
@@ -141,32 +114,23 @@ func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
 	return out
 }
 
-// signed makes a token with golang-jwt; kid is set when not empty.
+// signed makes a token as golang-jwt would, signed for m's alg; kid is set when not empty.
 func signed(tb testing.TB, m jwt.SigningMethod, key any, kid string, claims jwt.Claims) string {
 	tb.Helper()
-	t := jwt.NewWithClaims(m, claims)
+	var header map[string]any
 	if kid != "" {
-		t.Header["kid"] = kid
+		header = map[string]any{"kid": kid}
 	}
-	s, err := t.SignedString(key)
-	if err != nil {
-		tb.Fatalf("signing %s: %v", m.Alg(), err)
-	}
-	return s
+	return testsign.Mint(m.Alg(), key, header, claims)
 }
 
-func enc(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+func enc(b []byte) string { return testsign.B64(b) }
 
-// assemble builds a token from a JSON header and payload, signed with m and key; the header's alg
-// is whatever the JSON says, so hostile headers can be signed by a real key.
+// assemble builds a token from a JSON header and payload, signed for m's alg with key; the
+// header's alg is whatever the JSON says, so hostile headers can be signed by a real key.
 func assemble(tb testing.TB, header, payload string, m jwt.SigningMethod, key any) string {
 	tb.Helper()
-	input := enc([]byte(header)) + "." + enc([]byte(payload))
-	sig, err := m.Sign(input, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return input + "." + enc(sig)
+	return testsign.Token(m.Alg(), key, header, payload)
 }
 
 // hs256Payload is a hand-assembled HS256 token over payload, signed with the test secret.

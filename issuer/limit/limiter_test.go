@@ -181,3 +181,46 @@ func BenchmarkLimiterAllow(b *testing.B) {
 		}
 	})
 }
+
+// TestLimiterRefund checks Reserve's refunds: a refunded event leaves the budget as it was, so
+// that only events that are kept (wrong passwords) use it up; a refund counts once, never lifts
+// the budget above n, and a refused Reserve has nothing to refund.
+func TestLimiterRefund(t *testing.T) {
+	c := newClock()
+	l := withClock(NewLimiter(2, time.Minute, 0), c)
+	for range 5 { // successes: each refunded, the budget stays whole
+		f, ok, _ := l.Reserve("bob")
+		if !ok {
+			t.Fatal("a refunded budget ran out")
+		}
+		f.Do()
+		f.Do() // once only
+	}
+	for range 2 {
+		if _, ok, _ := l.Reserve("bob"); !ok {
+			t.Fatal("a whole budget refused")
+		}
+	}
+	f, ok, retry := l.Reserve("bob")
+	if ok || retry != 30*time.Second {
+		t.Fatalf("third kept event: %v, %v; want refused, 30s", ok, retry)
+	}
+	f.Do() // zero Refund: nothing
+	if ok, _ := l.Allow("bob"); ok {
+		t.Fatal("a zero Refund gave an event back")
+	}
+	// Refunding into a full bucket does not raise it above n.
+	c.advance(time.Hour)
+	f, _, _ = l.Reserve("carol")
+	c.advance(time.Hour)
+	f.Do()
+	allowed := 0
+	for range 4 {
+		if ok, _ := l.Allow("carol"); ok {
+			allowed++
+		}
+	}
+	if allowed != 2 {
+		t.Fatalf("after a late refund %d events allowed, want 2", allowed)
+	}
+}

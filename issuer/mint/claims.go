@@ -79,9 +79,15 @@ var reservedClaims = [...]string{"token_type", "exp", "iat", "jti", "nbf", "iss"
 
 // sortedClaims returns the claims of fields that are not reserved, sorted by name.
 func (m *Minter) sortedClaims(fields map[string]json.RawMessage) []claim {
+	return sortClaims(fields, m.reserved)
+}
+
+// sortClaims returns the claims of fields, but those drop reports, sorted by name: the order
+// makes a claim set's encoding, and so its token, depend only on its content.
+func sortClaims(fields map[string]json.RawMessage, drop func(name string) bool) []claim {
 	out := make([]claim, 0, len(fields))
 	for name, v := range fields {
-		if !m.reserved(name) {
+		if !drop(name) {
 			out = append(out, claim{name, v})
 		}
 	}

@@ -4,14 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gatehouse-dev/gatehouse/internal/testsign"
 	"github.com/gatehouse-dev/gatehouse/keys"
 	"github.com/gatehouse-dev/gatehouse/token"
 	"github.com/gatehouse-dev/gatehouse/verify"
@@ -162,49 +156,22 @@ func (m *memStorage) storeCount() int {
 // testSecret is a 64-byte HMAC secret.
 var testSecret = bytes.Repeat([]byte("0123456789abcdef"), 4)
 
-// Private keys, generated once per test binary (RSA generation is slow, the more so under the
-// race detector).
+// The private keys of the tests, the test binary's shared ones.
 var (
-	keysOnce                sync.Once
-	rsaKey                  *rsa.PrivateKey
-	p256Key, p384Key, p521K *ecdsa.PrivateKey
-	edKey                   ed25519.PrivateKey
+	rsaKey                  = testsign.RSA(2048)
+	p256Key, p384Key, p521K = testsign.EC("P-256"), testsign.EC("P-384"), testsign.EC("P-521")
+	edKey                   = testsign.Ed25519()
 )
-
-func testKeys() {
-	keysOnce.Do(func() {
-		var err error
-		if rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		gen := func(c elliptic.Curve) *ecdsa.PrivateKey {
-			k, err := ecdsa.GenerateKey(c, rand.Reader)
-			if err != nil {
-				panic(err)
-			}
-			return k
-		}
-		p256Key, p384Key, p521K = gen(elliptic.P256()), gen(elliptic.P384()), gen(elliptic.P521())
-		if _, edKey, err = ed25519.GenerateKey(rand.Reader); err != nil {
-			panic(err)
-		}
-	})
-}
 
 // pkcs8 is priv as a PKCS#8 PEM.
 func pkcs8(tb testing.TB, priv crypto.PrivateKey) []byte {
 	tb.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return testsign.PrivatePEM(priv)
 }
 
 // signerFor returns a signer for every algorithm the issuer can sign with.
 func signerFor(tb testing.TB, alg string) *Signer {
 	tb.Helper()
-	testKeys()
 	var (
 		s   *Signer
 		err error

@@ -2,10 +2,7 @@ package mint
 
 import (
 	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -13,10 +10,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testsign"
 )
 
 func TestParsePEM(t *testing.T) {
-	testKeys()
 	ecSEC1, err := x509.MarshalECPrivateKey(p384Key)
 	if err != nil {
 		t.Fatal(err)
@@ -55,23 +53,12 @@ func TestParsePEM(t *testing.T) {
 
 // Bad key files are refused with a message that says what to fix and contains no key material.
 func TestParsePEMErrors(t *testing.T) {
-	testKeys()
-	weak, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	weak, p224 := testsign.RSA(1024), testsign.EC("P-224")
 	x25519, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spki, err := x509.MarshalPKIXPublicKey(p256Key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	spki := testsign.PublicDER(p256Key)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "t"},
 		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<31, 0)}
 	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, p256Key.Public(), p256Key)

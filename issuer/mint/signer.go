@@ -30,7 +30,7 @@ type Signer struct {
 	Kid string
 
 	priv   crypto.Signer     // *ecdsa.PrivateKey, ed25519.PrivateKey or *rsa.PrivateKey; nil for HMAC
-	hash   crypto.Hash       // digest of ES*/RS*/PS*; unused for EdDSA and HMAC
+	hash   crypto.Hash       // digest of HS*/ES*/RS*/PS*; unused for EdDSA
 	pss    bool              // PS256/384/512 rather than RS256/384/512
 	header string            // the encoded JOSE header and its "." separator, the same for every token
 	verify *keys.Key         // what VerifyKey returns, made once
@@ -46,20 +46,42 @@ var b64 = base64.RawURLEncoding
 // NewHMAC returns an HS256 signer; the secret must be at least 32 bytes (as keys.FromSecret
 // requires), so what jwt_auth accepts and what the issuer signs with agree.
 func NewHMAC(secret []byte) (*Signer, error) {
+	return NewHMACAlg("HS256", secret, "signing_key secret")
+}
+
+// hmacHashes are the digests of the HMAC algorithms a Signer can sign with.
+var hmacHashes = map[string]crypto.Hash{"HS256": crypto.SHA256, "HS384": crypto.SHA384, "HS512": crypto.SHA512}
+
+// NewHMACAlg returns an HMAC signer for alg (HS256, HS384 or HS512). The secret must be at least
+// as long as the digest (32, 48 or 64 bytes, RFC 7518 §3.2), the lengths jwt_auth requires of a
+// secret for that algorithm. origin names the secret in errors ("" for none).
+func NewHMACAlg(alg string, secret []byte, origin string) (*Signer, error) {
+	h, ok := hmacHashes[alg]
+	if !ok {
+		return nil, fmt.Errorf("algorithm %q is not supported with a secret; use HS256, HS384 or HS512", alg)
+	}
 	// keys.FromSecret applies jwt_auth's rules (length, no PEM-looking secret) and keeps its own
 	// copy of the secret, which the pool below shares.
-	k, err := keys.FromSecret(secret, "signing_key secret")
+	k, err := keys.FromSecret(secret, origin)
 	if err != nil {
 		return nil, err
 	}
-	narrowed, err := keys.Restrict([]*keys.Key{k}, []string{"HS256"})
+	if !k.Allows(alg) {
+		err := fmt.Errorf("the secret is %d bytes, too short for %s, which needs at least %d; use HS256 or a longer secret",
+			len(secret), alg, h.Size())
+		if origin != "" {
+			err = fmt.Errorf("%s: %w", origin, err)
+		}
+		return nil, err
+	}
+	narrowed, err := keys.Restrict([]*keys.Key{k}, []string{alg})
 	if err != nil {
 		return nil, err
 	}
 	key := k.Public.([]byte)
-	s := &Signer{Alg: "HS256", verify: narrowed[0]}
-	s.header = encodeHeader("HS256", "")
-	s.macs.New = func() any { return hmac.New(sha256.New, key) }
+	s := &Signer{Alg: alg, hash: h, verify: narrowed[0]}
+	s.header = encodeHeader(alg, "")
+	s.macs.New = func() any { return hmac.New(h.New, key) }
 	return s, nil
 }
 
@@ -201,7 +223,7 @@ func (s *Signer) sign(input []byte) ([]byte, error) {
 func (s *Signer) sigSize() int {
 	switch priv := s.priv.(type) {
 	case nil:
-		return sha256.Size
+		return s.hash.Size()
 	case ed25519.PrivateKey:
 		return ed25519.SignatureSize
 	case *ecdsa.PrivateKey:

@@ -2,10 +2,15 @@ package users
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 	"golang.org/x/crypto/bcrypt"
@@ -110,4 +115,39 @@ func cheapAlgorithms(tb testing.TB) []Algorithm {
 	algs := caddyAlgorithms()
 	algs[0].FakeHash = []byte(bcryptHash(tb, "fake", 4, "$2a$"))
 	return algs
+}
+
+func (r *recorder) reset() {
+	r.mu.Lock()
+	r.hashes = nil
+	r.mu.Unlock()
+}
+
+// sleeper is a comparer that takes d and never matches: a hash of known cost.
+type sleeper time.Duration
+
+func (s sleeper) Compare(hashed, plaintext []byte) (bool, error) {
+	time.Sleep(time.Duration(s))
+	return false, nil
+}
+
+// argon2With is a well-formed argon2id hash with the given memory (KiB), passes and threads
+// (random salt and key: it matches no password).
+func argon2With(tb testing.TB, m, t, p int) string {
+	tb.Helper()
+	salt, key := make([]byte, 16), make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		tb.Fatal(err)
+	}
+	_, _ = rand.Read(key)
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", m, t, p, enc.EncodeToString(salt), enc.EncodeToString(key))
+}
+
+// writeFileAt replaces the file at path.
+func writeFileAt(tb testing.TB, path, text string) {
+	tb.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		tb.Fatal(err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,8 @@ type Local struct {
 	mu        sync.Mutex
 	read      os.FileInfo // the file as last read successfully
 	lastErr   string      // the last reload failure logged, so a missing file warns once
+
+	timed map[string]time.Duration // cost class -> one comparison's time (see slowest); guarded by mu
 }
 
 // account is a user Local can check.
@@ -192,32 +195,107 @@ func (l *Local) merge(fromFile []fileUser, skipped []LineError) *userSet {
 		all = append(all, a)
 	}
 	s.decoy = l.decoy(all)
+	l.warnMixedCosts(all, s.decoy)
 	return s
 }
 
-// decoy returns what an unknown user's password is compared against: a hash of the commonest
-// algorithm and cost among the users (the first such user's), so that an unknown user costs
-// what a wrong password costs for most users. A fixed fake hash would not: Caddy's bcrypt fake
-// hash has cost 14, and `htpasswd -B` makes cost 5, 500 times faster, which would tell a client
-// which names exist. With no users at all, it is the first algorithm's FakeHash. The result of
-// comparing against the decoy is never used.
+// decoy returns what an unknown user's password is compared against: the costliest hash among
+// the users (that user's own; the result of the comparison is never used), so that an unknown
+// name takes as long as the slowest user. Any cheaper hash would tell names apart: Caddy's
+// bcrypt fake hash has cost 14, `htpasswd -B` makes cost 5, 500 times faster, and one user at
+// cost 12 among users at cost 10 answers four times slower than a made-up name would. Within an
+// algorithm the cost is read from the hash (bcrypt's cost; argon2id's memory times passes);
+// across algorithms it cannot be, so the costliest of each is timed once (see slowest). With no
+// users at all, it is the first algorithm's FakeHash.
 func (l *Local) decoy(all []*account) *account {
-	classes := make([]string, len(all))
-	counts := make(map[string]int)
-	for i, a := range all {
-		classes[i] = costClass(a.alg, string(a.hash))
-		counts[classes[i]]++
-	}
-	best := -1 // the first user of the class with the most users
-	for i := range all {
-		if best < 0 || counts[classes[i]] > counts[classes[best]] {
-			best = i
-		}
-	}
-	if best < 0 {
+	if len(all) == 0 {
 		return &account{hash: l.algs[0].FakeHash, alg: 0, where: "the fake hash"}
 	}
-	return all[best]
+	var perAlg []*account // the costliest user of each algorithm in use, in first-seen order
+	for _, a := range all {
+		i := slices.IndexFunc(perAlg, func(b *account) bool { return b.alg == a.alg })
+		switch {
+		case i < 0:
+			perAlg = append(perAlg, a)
+		case costlier(a, perAlg[i]):
+			perAlg[i] = a
+		}
+	}
+	if len(perAlg) == 1 {
+		return perAlg[0]
+	}
+	return l.slowest(perAlg)
+}
+
+// costlier reports whether comparing a password with a's hash costs more than with b's, both of
+// one algorithm: a higher bcrypt cost; more argon2id memory x passes, or as much with fewer
+// threads (which run in parallel). Hashes of other formats all cost the same.
+func costlier(a, b *account) bool {
+	wa, la := hashCost(string(a.hash))
+	wb, lb := hashCost(string(b.hash))
+	return wa > wb || (wa == wb && la < lb)
+}
+
+// hashCost is the work of one comparison with hash in the algorithm's own unit, and the threads
+// it runs on (1, but for argon2id's p).
+func hashCost(hash string) (work, threads uint64) {
+	switch {
+	case isBcrypt(hash) && len(hash) >= 6:
+		cost, err := strconv.Atoi(hash[4:6])
+		if err == nil && cost >= 0 && cost < 64 {
+			return 1 << cost, 1
+		}
+	case strings.HasPrefix(hash, "$argon2id$"):
+		var m, t, p, k uint64
+		if params, err := argon2Params(hash); err == nil {
+			if _, err := fmt.Sscanf(params, "m=%d,t=%d,p=%d,k=%d", &m, &t, &p, &k); err == nil {
+				return m * t, p
+			}
+		}
+	}
+	return 0, 1
+}
+
+// slowest times one comparison with each hash (of different algorithms, whose costs have no
+// common unit) and returns the slowest. Each cost class is timed once per Local: a users file
+// read again costs a comparison only for a class it did not have. The caller holds l.mu, or is
+// NewLocal.
+func (l *Local) slowest(cands []*account) *account {
+	if l.timed == nil {
+		l.timed = make(map[string]time.Duration)
+	}
+	var best *account
+	var bestTime time.Duration
+	for _, a := range cands {
+		class := costClass(a.alg, string(a.hash))
+		d, ok := l.timed[class]
+		if !ok {
+			start := time.Now()
+			_, _ = compare(l.algs[a.alg].Comparer, a.hash, "gatehouse timing probe")
+			d = time.Since(start)
+			l.timed[class] = d
+		}
+		if best == nil || d > bestTime {
+			best, bestTime = a, d
+		}
+	}
+	return best
+}
+
+// warnMixedCosts tells the operator when the users' hashes differ in cost: an unknown name
+// costs what the costliest does, so a user with a cheaper hash answers faster than a made-up
+// name, and a client that times the answers can tell that the name exists.
+func (l *Local) warnMixedCosts(all []*account, decoy *account) {
+	classes := make(map[string]bool)
+	for _, a := range all {
+		classes[costClass(a.alg, string(a.hash))] = true
+	}
+	if len(classes) > 1 {
+		l.log.Warn("password hashes of different costs: unknown usernames are checked at the highest one, so "+
+			"users with cheaper hashes can be told apart by how fast a wrong password is answered; hash every password at one cost",
+			zap.Int("costs", len(classes)), zap.String("costliest", decoy.where),
+			zap.String("algorithm", l.algs[decoy.alg].Name))
+	}
 }
 
 // LineErrors returns the lines skipped when the file was last read.
@@ -226,7 +304,8 @@ func (l *Local) LineErrors() []LineError {
 }
 
 // Authenticate implements Authenticator: ErrInvalid for an unknown user or a wrong password, at
-// the same cost (an unknown user is compared against a fake hash).
+// the same cost as the costliest user (an unknown user is compared against that user's hash);
+// limit.ErrQueueFull or limit.ErrShareExceeded, without hashing, when the Gate is busy.
 func (l *Local) Authenticate(ctx context.Context, username, password string) (Identity, error) {
 	if l.file != "" {
 		l.maybeReload()
@@ -237,11 +316,14 @@ func (l *Local) Authenticate(ctx context.Context, username, password string) (Id
 	if target == nil {
 		target = set.decoy
 	}
-	if err := l.gate.Enter(ctx); err != nil {
+	// The gate counts the caller's share by its client (limit.WithClient), so that one client
+	// address cannot fill the queue; a refusal comes before any hashing.
+	client := limit.Client(ctx)
+	if err := l.gate.Enter(ctx, client); err != nil {
 		return Identity{}, err
 	}
 	ok, err := compare(l.algs[target.alg].Comparer, target.hash, password)
-	l.gate.Leave()
+	l.gate.Leave(client)
 	switch {
 	case acct == nil:
 		return Identity{}, ErrInvalid

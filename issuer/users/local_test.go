@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -171,13 +172,18 @@ func TestLocalCaddyHashPassword(t *testing.T) {
 	}
 }
 
-// TestLocalUnknownUserDecoy checks what an unknown user's password is compared against: a hash
-// of the commonest algorithm and cost among the users, or the first algorithm's fake hash when
-// there are none, and never nothing.
+// TestLocalUnknownUserDecoy checks what an unknown user's password is compared against: the
+// costliest hash among the users (by bcrypt cost, by argon2id memory x passes, and across
+// algorithms by time), or the first algorithm's fake hash when there are none, and never
+// nothing. Comparing against the commonest cost instead, as before, let a client tell a
+// cost-12 user among cost-10 users from a made-up name by its answer time.
 func TestLocalUnknownUserDecoy(t *testing.T) {
-	c5a := bcryptHash(t, "x", 5, "$2b$")
+	c5a, c5b := bcryptHash(t, "x", 5, "$2b$"), bcryptHash(t, "z", 5, "$2y$")
 	c4a, c4b := bcryptHash(t, "x", 4, "$2b$"), bcryptHash(t, "y", 4, "$2a$")
-	ar := argon2Hash(t, "x")
+	ar := argon2Hash(t, "x")                      // m=47104,t=1: work 47104
+	arLight := argon2With(t, 8192, 4, 1)          // work 32768
+	arHeavy := argon2With(t, 16384, 4, 1)         // work 65536
+	arHeavyParallel := argon2With(t, 16384, 4, 4) // the same work on four threads: faster
 	tests := []struct {
 		name      string
 		file      string
@@ -185,10 +191,15 @@ func TestLocalUnknownUserDecoy(t *testing.T) {
 		wantAlg   int // 0 bcrypt, 1 argon2id
 		wantDecoy string
 	}{
-		{"commonest bcrypt cost, first of them", lines("a:"+c5a, "b:"+c4a, "c:"+ar, "d:"+c4b), nil, 0, c4a},
-		{"inline users count too", lines("a:" + c5a), []User{{Name: "i", Hash: c4a}, {Name: "j", Hash: c4b}}, 0, c4a},
+		{"highest bcrypt cost, not the commonest", lines("b:"+c4a, "a:"+c5a, "d:"+c4b), nil, 0, c5a},
+		{"highest cost: the first of them", lines("b:"+c4a, "a:"+c5a, "c:"+c5b), nil, 0, c5a},
+		{"inline users count too", lines("a:" + c4a), []User{{Name: "i", Hash: c4b}, {Name: "j", Hash: c5b}}, 0, c5b},
 		{"only argon2id users, bcrypt first", lines("a:" + ar), nil, 1, ar},
-		{"tie: the class seen first", lines("a:"+c5a, "b:"+c4a), nil, 0, c5a},
+		{"argon2id: most memory x passes", lines("a:"+arLight, "b:"+ar, "c:"+arHeavy), nil, 1, arHeavy},
+		{"argon2id: the default beats a lighter one", lines("a:"+arLight, "b:"+ar), nil, 1, ar},
+		{"argon2id: same work, fewer threads", lines("a:"+arHeavyParallel, "b:"+arHeavy), nil, 1, arHeavy},
+		// Across algorithms, by time: argon2id with 46 MiB is many times slower than bcrypt 5.
+		{"mixed algorithms: the slower", lines("a:"+c5a, "b:"+ar, "c:"+c4a), nil, 1, ar},
 		{"no users: the first algorithm's fake hash", "# nobody yet\n", nil, 0, string(caddyAlgorithms()[0].FakeHash)},
 	}
 	for _, tt := range tests {
@@ -198,6 +209,8 @@ func TestLocalUnknownUserDecoy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			b.reset() // the timing of mixed algorithms compared each once
+			a.reset()
 			if _, err := l.Authenticate(context.Background(), "nobody", "x"); !errors.Is(err, ErrInvalid) {
 				t.Fatalf("unknown user: %v", err)
 			}
@@ -206,6 +219,91 @@ func TestLocalUnknownUserDecoy(t *testing.T) {
 				t.Fatalf("compared bcrypt %q, argon2id %q; want only %q", got[0], got[1], tt.wantDecoy)
 			}
 		})
+	}
+}
+
+// TestLocalDecoyAcrossAlgorithms checks the choice between algorithms with comparers of known
+// speed: whichever is slower is the decoy, each cost class is timed once, and a reloaded file
+// with a new costliest user moves the decoy to it.
+func TestLocalDecoyAcrossAlgorithms(t *testing.T) {
+	c4, c6 := bcryptHash(t, "x", 4, "$2b$"), bcryptHash(t, "x", 6, "$2b$")
+	ar := argon2Hash(t, "x")
+	for _, tt := range []struct {
+		name           string
+		bcrypt, argon2 time.Duration
+		want           string
+	}{
+		{"bcrypt slower", 40 * time.Millisecond, time.Millisecond, c4},
+		{"argon2id slower", time.Millisecond, 40 * time.Millisecond, ar},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			algs := caddyAlgorithms()
+			b := &recorder{Comparer: sleeper(tt.bcrypt)}
+			a := &recorder{Comparer: sleeper(tt.argon2)}
+			algs[0].Comparer, algs[1].Comparer = b, a
+			core, logs := observer.New(zap.WarnLevel)
+			path := writeFile(t, lines("a:"+c4, "b:"+ar))
+			l, err := NewLocal(LocalConfig{File: path, Algorithms: algs, Logger: zap.New(core)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(b.compared()) + len(a.compared()); n != 2 {
+				t.Fatalf("%d timing comparisons, want one per algorithm", n)
+			}
+			if got := l.users.Load().decoy; string(got.hash) != tt.want {
+				t.Fatalf("decoy %s, want %s", got.where, tt.want)
+			}
+			if n := len(logs.FilterMessageSnippet("different costs").All()); n != 1 {
+				t.Fatalf("%d warnings about mixed costs, want 1", n)
+			}
+			// A new bcrypt user of a higher cost: its class is timed (the old ones are not
+			// again), and is the decoy when bcrypt is the slower.
+			b.reset()
+			a.reset()
+			l.mu.Lock()
+			l.read = nil // as if the file changed
+			writeFileAt(t, path, lines("a:"+c4, "b:"+ar, "c:"+c6))
+			if err := l.load(); err != nil {
+				t.Fatal(err)
+			}
+			l.mu.Unlock()
+			if got := b.compared(); len(got) != 1 || got[0] != c6 || len(a.compared()) != 0 {
+				t.Fatalf("after reload timed bcrypt %d, argon2id %d; want the new class only", len(got), len(a.compared()))
+			}
+			want := tt.want
+			if want == c4 {
+				want = c6
+			}
+			if got := l.users.Load().decoy; string(got.hash) != want {
+				t.Fatalf("after reload decoy %s, want %s", got.where, want)
+			}
+		})
+	}
+}
+
+// TestLocalDecoyTiming measures: an unknown user takes as long as the costliest user, not the
+// cheaper one most users have. Costs 4 and 8 differ 16 times, so the margins are wide even on a
+// loaded machine: the median unknown-user login must take at least half the costly user's.
+func TestLocalDecoyTiming(t *testing.T) {
+	cheap, costly := bcryptHash(t, "x", 4, "$2b$"), bcryptHash(t, "x", 8, "$2b$")
+	l, err := NewLocal(LocalConfig{Users: []User{{Name: "a", Hash: cheap}, {Name: "b", Hash: cheap}, {Name: "c", Hash: costly}},
+		Algorithms: caddyAlgorithms()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	median := func(user string) time.Duration {
+		var d []time.Duration
+		for range 5 {
+			start := time.Now()
+			_, _ = l.Authenticate(context.Background(), user, "wrong")
+			d = append(d, time.Since(start))
+		}
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	unknown, cost8, cost4 := median("nobody"), median("c"), median("a")
+	if unknown < cost8/2 || unknown < 4*cost4 {
+		t.Fatalf("unknown user %s; cost-8 user %s, cost-4 user %s: want about the cost-8 time", unknown, cost8, cost4)
 	}
 }
 
@@ -218,7 +316,7 @@ func TestLocalGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Enter(context.Background()); err != nil { // the gate is now full
+	if err := g.Enter(context.Background(), ""); err != nil { // the gate is now full
 		t.Fatal(err)
 	}
 	for _, user := range []string{"alice", "nobody"} {
@@ -230,7 +328,29 @@ func TestLocalGate(t *testing.T) {
 	if n := len(b.compared()); n != 0 {
 		t.Fatalf("%d comparisons ran without a place in the gate", n)
 	}
-	g.Leave()
+	g.Leave("")
+	// A client holding its share of the gate is refused at once, before any comparison; other
+	// clients are not.
+	shared := limit.NewSizedGate(limit.GateSize{Places: 1, Queue: 4, PerKey: 1})
+	ls, err := NewLocal(LocalConfig{Users: []User{{Name: "alice", Hash: bcryptHash(t, "pw", 4, "$2b$")}}, Algorithms: algs, Gate: shared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.Enter(context.Background(), "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"alice", "nobody"} {
+		if _, err := ls.Authenticate(limit.WithClient(context.Background(), "192.0.2.1"), user, "pw"); !errors.Is(err, limit.ErrShareExceeded) {
+			t.Fatalf("%s from a client over its share: %v, want ErrShareExceeded", user, err)
+		}
+	}
+	if n := len(b.compared()); n != 0 {
+		t.Fatalf("%d comparisons ran for a client over its share", n)
+	}
+	shared.Leave("192.0.2.1")
+	if _, err := ls.Authenticate(limit.WithClient(context.Background(), "192.0.2.1"), "alice", "pw"); err != nil {
+		t.Fatalf("after the share was given back: %v", err)
+	}
 	for range 3 { // with a gate of one, a place not given back would block the next login
 		if _, err := l.Authenticate(context.Background(), "alice", "pw"); err != nil {
 			t.Fatal(err)

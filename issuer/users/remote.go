@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/safeurl"
 )
 
 // Bounds on the credential check: an app that does not answer in time, or answers more than
@@ -21,7 +23,8 @@ const (
 
 // RemoteConfig configures Remote.
 type RemoteConfig struct {
-	// URL receives a POST of {"username":"...","password":"..."} (https, or http to any host).
+	// URL receives a POST of {"username":"...","password":"..."}: https, or http to a loopback
+	// host only (safeurl.Check).
 	URL string
 	// Timeout bounds each check; 0 means 5s.
 	Timeout time.Duration
@@ -49,9 +52,13 @@ func NewRemote(cfg RemoteConfig) (*Remote, error) {
 	case err != nil:
 		return nil, errors.New("users: the credentials URL cannot be parsed; write it as https://host/path")
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, errors.New("users: the credentials URL must start with https:// or http://")
+		return nil, errors.New("users: the credentials URL must start with https:// (or http:// to a loopback host)")
 	case u.Host == "" || u.Hostname() == "":
 		return nil, errors.New("users: the credentials URL has no host; write it as https://host/path")
+	case safeurl.Check(u) != nil:
+		// The rule jwks_url follows too: the passwords must not cross a network in the clear.
+		return nil, errors.New("users: the credentials URL must use https: it is sent every password, which plain http " +
+			"would carry in the clear; http is allowed only to a loopback host (127.0.0.1, ::1, localhost), e.g. an app on this machine")
 	case cfg.Timeout < 0:
 		return nil, errors.New("users: the credentials URL timeout must not be negative")
 	}

@@ -22,7 +22,12 @@ func TestNewRemoteErrors(t *testing.T) {
 	}{
 		{"empty", "", 0, "no credentials URL"},
 		{"unparsable", "http://[::1", 0, "cannot be parsed"},
-		{"no scheme", "app.internal/login", 0, "must start with https:// or http://"},
+		{"no scheme", "app.internal/login", 0, "must start with https://"},
+		// Plain http carries every password in the clear: only to this machine.
+		{"http to a name", "http://app.internal/login", 0, "must use https"},
+		{"http to a private address", "http://10.0.0.5:8000/check", 0, "allowed only to a loopback host"},
+		{"http to a name that looks local", "http://localhost.example/check", 0, "must use https"},
+		{"http to the unspecified address", "http://0.0.0.0:8000/check", 0, "must use https"},
 		{"other scheme", "ftp://app.internal/login", 0, "must start with https://"},
 		{"unix socket", "unix:///run/app.sock", 0, "must start with https://"},
 		{"opaque", "http:app.internal", 0, "has no host"},
@@ -38,7 +43,8 @@ func TestNewRemoteErrors(t *testing.T) {
 			}
 		})
 	}
-	for _, ok := range []string{"https://app.internal/api/check/", "http://127.0.0.1:8000/check", "HTTPS://App.Internal/x", "https://user:pw@[::1]:8443/x?y=z"} {
+	for _, ok := range []string{"https://app.internal/api/check/", "http://127.0.0.1:8000/check", "HTTPS://App.Internal/x", "https://user:pw@[::1]:8443/x?y=z",
+		"http://localhost:8000/check", "http://[::1]:8000/check", "http://127.0.0.2/check"} {
 		if _, err := NewRemote(RemoteConfig{URL: ok}); err != nil {
 			t.Errorf("NewRemote(%q) = %v", ok, err)
 		}

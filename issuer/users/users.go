@@ -29,7 +29,9 @@ var (
 )
 
 // Authenticator checks a username and password. It returns ErrInvalid, ErrUnavailable, a context
-// error, or an Identity. It is safe for concurrent use.
+// error, limit.ErrQueueFull or limit.ErrShareExceeded (too many logins at once: nothing was
+// checked), or an Identity. The client address, for the gate's per-client share, is in ctx
+// (limit.WithClient). It is safe for concurrent use.
 type Authenticator interface {
 	Authenticate(ctx context.Context, username, password string) (Identity, error)
 }

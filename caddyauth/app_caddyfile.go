@@ -1,0 +1,80 @@
+package caddyauth
+
+import (
+	"encoding/json"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("gatehouse", parseGatehouseOption)
+}
+
+// parseGatehouseOption parses the gatehouse global option into the gatehouse app's JSON:
+//
+//	{
+//	    gatehouse {
+//	        issuer <name> {
+//	            <the settings of jwt_issuer>
+//	        }
+//	    }
+//	}
+//
+// An issuer configured here is served by `jwt_issuer [<matcher>] <name>` in any site, and trusted
+// by `jwt_auth { issuer_name <name> }`.
+func parseGatehouseOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	app := new(App)
+	if prev, ok := existing.(httpcaddyfile.App); ok {
+		// The option given twice: the blocks add up.
+		if err := json.Unmarshal(prev.Value, app); err != nil {
+			return nil, err
+		}
+	}
+	for d.Next() {
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+		for d.NextBlock(0) {
+			switch d.Val() {
+			case "issuer":
+				if !d.NextArg() {
+					return nil, d.Err("issuer takes a name and a block of jwt_issuer settings, e.g. issuer home { users_file /etc/caddy/users }")
+				}
+				name := d.Val()
+				if err := checkIssuerName(name); err != nil {
+					return nil, d.Errf("issuer %v", err)
+				}
+				if _, dup := app.Issuers[name]; dup {
+					return nil, d.Errf("issuer %s is already configured; configure it once", name)
+				}
+				// The name's segment: the name stands where jwt_issuer stands in a site.
+				var j JWTIssuer
+				if err := j.UnmarshalCaddyfile(d.NewFromNextSegment()); err != nil {
+					return nil, err
+				}
+				if j.Name != "" {
+					return nil, d.Errf("issuer %s: the name is given after issuer; remove name %s", name, j.Name)
+				}
+				if !j.hasSettings() {
+					return nil, d.Errf("issuer %s needs its settings, e.g. issuer %s { users_file /etc/caddy/users }", name, name)
+				}
+				if j.BasePath != "" {
+					return nil, d.Errf("issuer %s: base_path belongs to the jwt_issuer that serves it: jwt_issuer /api/token/* %s", name, name)
+				}
+				if app.Issuers == nil {
+					app.Issuers = make(map[string]*IssuerConfig)
+				}
+				cfg := j.IssuerConfig
+				app.Issuers[name] = &cfg
+			default:
+				return nil, d.Errf("unrecognized gatehouse option '%s'; use issuer <name> { ... }", d.Val())
+			}
+		}
+	}
+	raw, err := json.Marshal(app)
+	if err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "gatehouse", Value: raw}, nil
+}
