@@ -52,6 +52,9 @@ type registry struct {
 	// stop ends the maintenance of the issuers, stopped is closed once it has.
 	stop    context.CancelFunc
 	stopped chan struct{}
+	// retired is set by Stop: the configuration is being replaced or ended, and its issuers
+	// stay registered (see registerIssuer).
+	retired bool
 
 	// state is the published, immutable list of issuers; a jwt_auth resolves what it trusts
 	// from it once per change (see JWTAuth.binding), not once per request.
@@ -142,8 +145,15 @@ func (a *App) Start() error {
 	return nil
 }
 
-// Stop ends the maintenance of the issuers; the handlers' Cleanup releases what they registered.
+// Stop ends the maintenance of the issuers and retires the app: from now on the handlers'
+// Cleanup leaves their issuers registered. On a reload Caddy stops the old configuration's
+// servers without waiting for the requests they are still serving (the grace period lets those
+// finish) and cleans its modules up at once; a request past that point must still be
+// authenticated by the issuers it was sent to, not refused because they were unregistered.
 func (a *App) Stop() error {
+	a.mu.Lock()
+	a.retired = true
+	a.mu.Unlock()
 	if a.stop != nil {
 		a.stop()
 		<-a.stopped
@@ -175,8 +185,8 @@ type siteKey struct {
 }
 
 // registerIssuer adds an issuer and returns the function that removes it again (callable more
-// than once). Unnamed issuers share their keys and revocations in storage, so they are allowed
-// in one site only.
+// than once), unless the app is retired (see Stop). Unnamed issuers share their keys and
+// revocations in storage, so they are allowed in one site only.
 func (a *App) registerIssuer(e *issuerEntry) (unregister func(), err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -192,6 +202,9 @@ func (a *App) registerIssuer(e *issuerEntry) (unregister func(), err error) {
 		once.Do(func() {
 			a.mu.Lock()
 			defer a.mu.Unlock()
+			if a.retired {
+				return // requests in flight still use it; the app goes with its configuration
+			}
 			a.issuers = slices.DeleteFunc(a.issuers, func(o *issuerEntry) bool { return o.id == e.id })
 			a.publish()
 		})

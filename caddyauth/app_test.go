@@ -175,6 +175,28 @@ func TestAppBindingFollowsChanges(t *testing.T) {
 	}
 }
 
+// TestAppRetiredKeepsIssuers: once Caddy has stopped the app (a reload: the old configuration's
+// requests may still be in flight), an issuer's Cleanup leaves it trusted, so those requests
+// are not refused.
+func TestAppRetiredKeepsIssuers(t *testing.T) {
+	app := newApp()
+	j := &issuerLink{app: app, trust: trust{keys: true}}
+	unregister, err := app.registerIssuer(&issuerEntry{keys: staticProvider(t, testSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	unregister()
+	if b := j.binding(); !b.found || b.keys.Current().Len() != 1 {
+		t.Fatal("a retired app's issuer is no longer trusted after its Cleanup")
+	}
+}
+
 // TestAppStartChecks: at start, an issuer_names entry no issuer has is an error that says what
 // to do; a jwt_auth left without any issuer is a warning (its tokens are refused).
 func TestAppStartChecks(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -298,4 +299,62 @@ func TestReloadUnderLoad(t *testing.T) {
 	if log := srv.logText(t); !strings.Contains(log, "refresh token reuse detected") {
 		t.Error("the replay after the reloads was not logged as reuse")
 	}
+}
+
+// TestReloadKeepsRequestsInFlight: a request the old configuration is still serving when a
+// reload finishes is authenticated by the old configuration's issuers. Caddy starts the new
+// configuration, stops the old one's servers without waiting for their requests (the grace
+// period lets them finish) and cleans its modules up at once; the request here is held in a
+// forward_auth to a slow upstream before it reaches jwt_auth (route keeps that order), so
+// jwt_auth runs after that cleanup.
+func TestReloadKeepsRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	let := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(let)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(slow.Close)
+	site := func(i int) string {
+		return reloadSite(i) + `
+	route /slow/* {
+		forward_auth ` + slow.URL + ` {
+			uri /check
+		}
+		jwt_auth
+		respond "slow {http.auth.user.id}"
+	}`
+	}
+	inst := newCaddyInstance(t)
+	srv := inst.start(t, site(0))
+	access, _ := tokens(t, postJSON(t, srv.URL+"/api/token/", credentials("alice", "alice-pw")))
+
+	answer := make(chan response, 1)
+	go func() {
+		r, err := newLoadClient(t).once(&http.Client{Timeout: 15 * time.Second}, http.MethodGet, srv.URL+"/slow/x", bearer(access), "")
+		if err != nil {
+			r = response{Body: err.Error()}
+		}
+		answer <- r
+	}()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the slow upstream")
+	}
+	inst.reload(t, srv, site(1)) // returns once the old configuration is stopped and cleaned up
+	let()
+	expect(t, "request in flight across the reload", <-answer, http.StatusOK, "slow 1")
+	expect(t, "request on the new configuration", get(t, srv.URL+"/api/hello", bearer(access)), http.StatusOK, "hello 1")
 }
