@@ -9,9 +9,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
 	"github.com/gatehouse-dev/gatehouse/issuer"
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
-	"github.com/gatehouse-dev/gatehouse/keys"
 )
 
 // testApp stands in for the gatehouse app in unit tests whose caddy.Context has no

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-dev/gatehouse/internal/claimvalue"
-	"github.com/gatehouse-dev/gatehouse/issuer/mint"
+	"github.com/gatehouse-dev/gatehouse/internal/mint"
 )
 
 func init() {

@@ -13,8 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/gatehouse-dev/gatehouse/internal/httpsyntax"
-	"github.com/gatehouse-dev/gatehouse/keys"
-	"github.com/gatehouse-dev/gatehouse/verify"
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/verify"
 )
 
 // This file holds the configuration checks shared by Validate and the Caddyfile parser, so that a

@@ -18,13 +18,13 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddyhashes "github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/limit"
+	"github.com/gatehouse-dev/gatehouse/internal/mint"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/internal/users"
+	"github.com/gatehouse-dev/gatehouse/internal/verify"
 	"github.com/gatehouse-dev/gatehouse/issuer"
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
-	"github.com/gatehouse-dev/gatehouse/issuer/limit"
-	"github.com/gatehouse-dev/gatehouse/issuer/mint"
-	"github.com/gatehouse-dev/gatehouse/issuer/users"
-	"github.com/gatehouse-dev/gatehouse/session"
-	"github.com/gatehouse-dev/gatehouse/verify"
 )
 
 // IssuerConfig is the configuration of one issuer: its users, keys, token lifetimes, limits and

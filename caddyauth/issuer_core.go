@@ -8,12 +8,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-dev/gatehouse/internal/cors"
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/limit"
+	"github.com/gatehouse-dev/gatehouse/internal/mint"
+	"github.com/gatehouse-dev/gatehouse/internal/revoke"
+	"github.com/gatehouse-dev/gatehouse/internal/users"
 	"github.com/gatehouse-dev/gatehouse/issuer"
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
-	"github.com/gatehouse-dev/gatehouse/issuer/limit"
-	"github.com/gatehouse-dev/gatehouse/issuer/mint"
-	"github.com/gatehouse-dev/gatehouse/issuer/revoke"
-	"github.com/gatehouse-dev/gatehouse/issuer/users"
 )
 
 // issuerCore is one issuer of a configuration, built once by the gatehouse app from its

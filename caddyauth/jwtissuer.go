@@ -13,8 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
 	"github.com/gatehouse-dev/gatehouse/issuer"
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
 )
 
 func init() {

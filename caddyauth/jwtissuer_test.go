@@ -15,7 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
 )
 
 // Password hashes of the test users: bcrypt at cost 4 and argon2id at 8 MiB, so that tests run

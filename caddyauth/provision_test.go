@@ -14,8 +14,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
-	"github.com/gatehouse-dev/gatehouse/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
 )
 
 // TestSecretPlaceholders: {env.X} and {file.path} resolve at provision time; an unset variable or

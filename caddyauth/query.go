@@ -5,7 +5,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/gatehouse-dev/gatehouse/verify"
+	"github.com/gatehouse-dev/gatehouse/internal/verify"
 )
 
 // hideQueryTokens removes the from_query parameters from Caddy's copy of the original request

@@ -13,10 +13,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+	"github.com/gatehouse-dev/gatehouse/internal/verify"
 	"github.com/gatehouse-dev/gatehouse/issuer"
-	"github.com/gatehouse-dev/gatehouse/session"
-	"github.com/gatehouse-dev/gatehouse/token"
-	"github.com/gatehouse-dev/gatehouse/verify"
 )
 
 // Results of session handling, for the metrics and {http.auth.jwt.error}.

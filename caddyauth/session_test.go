@@ -10,8 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
-	"github.com/gatehouse-dev/gatehouse/session"
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
 )
 
 // sessionSite is a jwt_issuer with session on at base, and a jwt_auth using its sessions.

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/cors"
-	"github.com/gatehouse-dev/gatehouse/issuer/limit"
-	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/internal/limit"
+	"github.com/gatehouse-dev/gatehouse/internal/users"
 )
 
 // loginFrom posts a JSON login as a client at ip (the fixture's ClientIP reads X-Test-IP).

@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/internal/users"
 )
 
 // caddyAlgorithms are the hash formats as the Caddy adapter configures them: Caddy's own

@@ -14,13 +14,13 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/limit"
-	"github.com/gatehouse-dev/gatehouse/issuer/mint"
-	"github.com/gatehouse-dev/gatehouse/issuer/revoke"
-	"github.com/gatehouse-dev/gatehouse/issuer/users"
-	"github.com/gatehouse-dev/gatehouse/session"
-	"github.com/gatehouse-dev/gatehouse/token"
-	"github.com/gatehouse-dev/gatehouse/verify"
+	"github.com/gatehouse-dev/gatehouse/internal/limit"
+	"github.com/gatehouse-dev/gatehouse/internal/mint"
+	"github.com/gatehouse-dev/gatehouse/internal/revoke"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+	"github.com/gatehouse-dev/gatehouse/internal/users"
+	"github.com/gatehouse-dev/gatehouse/internal/verify"
 )
 
 // jwksMaxAge is how long clients may cache jwks.json. Keys rotate, and a rotated-in key is

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/limit"
-	"github.com/gatehouse-dev/gatehouse/issuer/mint"
-	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/internal/limit"
+	"github.com/gatehouse-dev/gatehouse/internal/mint"
+	"github.com/gatehouse-dev/gatehouse/internal/users"
 )
 
 // The bodies of the contract (shared/reference/simplejwt-http-contract.md).

@@ -17,10 +17,10 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
-	"github.com/gatehouse-dev/gatehouse/issuer/mint"
-	"github.com/gatehouse-dev/gatehouse/issuer/revoke"
-	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/mint"
+	"github.com/gatehouse-dev/gatehouse/internal/revoke"
+	"github.com/gatehouse-dev/gatehouse/internal/users"
 )
 
 // testSecret is the HS256 key of the test issuer (as a Django SECRET_KEY would be).

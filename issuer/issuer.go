@@ -15,12 +15,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-dev/gatehouse/internal/cors"
-	"github.com/gatehouse-dev/gatehouse/issuer/limit"
-	"github.com/gatehouse-dev/gatehouse/issuer/mint"
-	"github.com/gatehouse-dev/gatehouse/issuer/revoke"
-	"github.com/gatehouse-dev/gatehouse/issuer/users"
-	"github.com/gatehouse-dev/gatehouse/session"
-	"github.com/gatehouse-dev/gatehouse/verify"
+	"github.com/gatehouse-dev/gatehouse/internal/limit"
+	"github.com/gatehouse-dev/gatehouse/internal/mint"
+	"github.com/gatehouse-dev/gatehouse/internal/revoke"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/internal/users"
+	"github.com/gatehouse-dev/gatehouse/internal/verify"
 )
 
 // Config wires a Handler.

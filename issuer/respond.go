@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/limit"
+	"github.com/gatehouse-dev/gatehouse/internal/limit"
 )
 
 // problem is a refused request: its status and JSON body, and the headers some refusals carry.

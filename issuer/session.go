@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/mint"
-	"github.com/gatehouse-dev/gatehouse/session"
+	"github.com/gatehouse-dev/gatehouse/internal/mint"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
 )
 
 // SessionConfig turns on browser sessions: the login page and form at <base>/login, logout at

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/httpsyntax"
-	"github.com/gatehouse-dev/gatehouse/session"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
 )
 
 // Defaults of a Policy.

@@ -3,7 +3,7 @@ package mint
 import (
 	"testing"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/users"
+	"github.com/gatehouse-dev/gatehouse/internal/users"
 )
 
 // benchSigner is the key each algorithm runs with in production: the HS256 secret of a

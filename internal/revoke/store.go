@@ -13,8 +13,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
-	"github.com/gatehouse-dev/gatehouse/verify"
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/verify"
 )
 
 var (

@@ -9,7 +9,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)

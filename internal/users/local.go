@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/limit"
+	"github.com/gatehouse-dev/gatehouse/internal/limit"
 )
 
 // User is one configured user.

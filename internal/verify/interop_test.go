@@ -7,7 +7,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/gatehouse-dev/gatehouse/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
 )
 
 // The shapes of tokens from other issuers (oidc-provider, Keycloak, Auth0): scope as a

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gatehouse-dev/gatehouse/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
 )
 
 // Signer is one signing key: an HMAC secret (HS256) or a private key (ES256/384/512, EdDSA,

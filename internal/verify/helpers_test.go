@@ -18,8 +18,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
 	"github.com/gatehouse-dev/gatehouse/internal/testsign"
-	"github.com/gatehouse-dev/gatehouse/keys"
 )
 
 // testNow is the fixed clock of every test: Verify's time checks are compared against it.

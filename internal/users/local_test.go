@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/limit"
+	"github.com/gatehouse-dev/gatehouse/internal/limit"
 )
 
 // writeFile writes a users file in a fresh directory and returns its path.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/gatehouse-dev/gatehouse/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
 )
 
 // BenchmarkVerify is the whole per-request verification of a djangorestframework-simplejwt

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse-dev/gatehouse/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
 )
 
 // Every algorithm signs tokens that our verifier (over a ring of the signer) and golang-jwt (with

@@ -3,7 +3,7 @@ package verify
 import (
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/token"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // TokenType rules for the token_type claim (simplejwt's TOKEN_TYPE_CLAIM).

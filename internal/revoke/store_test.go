@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
 )
 
 func TestNew(t *testing.T) {

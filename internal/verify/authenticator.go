@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/keys"
-	"github.com/gatehouse-dev/gatehouse/token"
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // Bounds of Policy.MaxTokenSize. Below 256 bytes not even a minimal signed token fits; above

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
 )
 
 // benchStore returns a Store over a Memory holding n revoked ids and families, so that lookups

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/token"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // Standalone mints one token with s outside any issuer, as the `caddy jwt-token` command does

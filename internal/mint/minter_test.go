@@ -10,9 +10,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/users"
-	"github.com/gatehouse-dev/gatehouse/token"
-	"github.com/gatehouse-dev/gatehouse/verify"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+	"github.com/gatehouse-dev/gatehouse/internal/users"
+	"github.com/gatehouse-dev/gatehouse/internal/verify"
 )
 
 var jtiForm = regexp.MustCompile(`^[0-9a-f]{32}$`)

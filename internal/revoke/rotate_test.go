@@ -9,7 +9,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
-	"github.com/gatehouse-dev/gatehouse/issuer/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
 )
 
 // step is one call in a rotation scenario.
