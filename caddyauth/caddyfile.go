@@ -82,28 +82,16 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 
-	seen := make(map[string]bool)
-	once := func(name string) error {
-		if seen[name] {
-			return d.Errf("%s is already set; give it once", name)
-		}
-		seen[name] = true
-		return nil
-	}
+	opts := newOptionBlock(d)
+	once := opts.once
 
 	for d.NextBlock(0) {
 		name := d.Val()
 		switch name {
 		case "secret":
-			if err := once(name); err != nil {
+			s, err := opts.single(name, checkSecret)
+			if err != nil {
 				return err
-			}
-			var s string
-			if !d.AllArgs(&s) {
-				return d.ArgErr()
-			}
-			if err := checkSecret(s); err != nil {
-				return d.Errf("%v", err)
 			}
 			j.Secret = s
 
@@ -179,12 +167,9 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			j.Audiences = append(j.Audiences, args...)
 
 		case "leeway":
-			if err := once(name); err != nil {
+			v, err := opts.single(name, nil)
+			if err != nil {
 				return err
-			}
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
 			}
 			dur, err := caddy.ParseDuration(v)
 			if err != nil {
@@ -208,12 +193,9 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			j.Typ = append(j.Typ, args...)
 
 		case "token_type":
-			if err := once(name); err != nil {
+			v, err := opts.single(name, nil)
+			if err != nil {
 				return err
-			}
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
 			}
 			if v == "" {
 				return d.Err("token_type needs a value: off, or the value the token_type claim must have")
@@ -288,12 +270,9 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			j.Optional = true
 
 		case "max_token_size":
-			if err := once(name); err != nil {
+			v, err := opts.single(name, nil)
+			if err != nil {
 				return err
-			}
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
 			}
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -305,26 +284,19 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			j.MaxTokenSize = n
 
 		case "session":
-			if err := once(name); err != nil {
+			v, err := opts.single(name, checkSessionBase)
+			if err != nil {
 				return err
 			}
-			if !d.AllArgs(&j.Session) {
-				return d.ArgErr()
-			}
-			if err := checkSessionBase(j.Session); err != nil {
-				return d.Errf("%v", err)
-			}
+			j.Session = v
 			if err := checkSessionSources(j.Session, j.Sources); err != nil {
 				return d.Errf("%v", err)
 			}
 
 		case "cache_size":
-			if err := once(name); err != nil {
+			v, err := opts.single(name, nil)
+			if err != nil {
 				return err
-			}
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
 			}
 			if v == "off" {
 				j.CacheSize = -1
@@ -362,15 +334,9 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			j.CORS = c
 
 		case "realm":
-			if err := once(name); err != nil {
+			v, err := opts.single(name, checkRealm)
+			if err != nil {
 				return err
-			}
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
-			}
-			if err := checkRealm(v); err != nil {
-				return d.Errf("%v", err)
 			}
 			j.Realm = v
 

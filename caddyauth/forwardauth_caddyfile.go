@@ -43,17 +43,13 @@ func (f *ForwardAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	// The options of jwt_auth, as tokens for its parser; this handler's own are taken out.
 	var rest []caddyfile.Token
-	seen := make(map[string]bool)
+	opts := newOptionBlock(d)
 	for d.NextBlock(0) {
 		switch name := d.Val(); name {
 		case "forwarded_headers", "user_header":
-			if seen[name] {
-				return d.Errf("%s is already set; give it once", name)
-			}
-			seen[name] = true
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
+			v, err := opts.single(name, nil)
+			if err != nil {
+				return err
 			}
 			if name == "forwarded_headers" {
 				f.ForwardedHeaders = v

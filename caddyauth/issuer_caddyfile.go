@@ -137,24 +137,8 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 
-	seen := make(map[string]caddyfile.Token) // settings given once, and where
-	once := func(name string) error {
-		if _, ok := seen[name]; ok {
-			return d.Errf("%s is already set; give it once", name)
-		}
-		seen[name] = d.Token()
-		return nil
-	}
-	// at reports err at the line of the setting name, for checks made once the block is read.
-	at := func(name string, err error) error {
-		tok, ok := seen[name]
-		if !ok {
-			return d.Errf("%v", err)
-		}
-		nd := caddyfile.NewDispenser([]caddyfile.Token{tok})
-		nd.Next()
-		return nd.Errf("%v", err)
-	}
+	opts := newOptionBlock(d)
+	once, at := opts.once, opts.at
 	duration := func(name string) (time.Duration, error) {
 		var v string
 		if !d.AllArgs(&v) {
@@ -194,15 +178,11 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			j.Users = append(j.Users, u)
 
 		case "credentials_url":
-			if err := once(name); err != nil {
+			v, err := opts.single(name, checkCredentialsURL)
+			if err != nil {
 				return err
 			}
-			if !d.AllArgs(&j.CredentialsURL) {
-				return d.ArgErr()
-			}
-			if err := checkCredentialsURL(j.CredentialsURL); err != nil {
-				return d.Errf("%v", err)
-			}
+			j.CredentialsURL = v
 
 		case "signing_key":
 			if err := once(name); err != nil {
@@ -237,7 +217,7 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			if c.Passthrough {
-				return d.Err("cors passthrough is for jwt_auth: the issuer answers its own endpoints; give cors { origins ... }")
+				return d.Errf("%v", errIssuerPassthrough)
 			}
 			j.CORS = c
 
@@ -328,26 +308,18 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			j.LoginLimit = ll
 
 		case "base_path":
-			if err := once(name); err != nil {
+			v, err := opts.single(name, checkBasePath)
+			if err != nil {
 				return err
 			}
-			if !d.AllArgs(&j.BasePath) {
-				return d.ArgErr()
-			}
-			if err := checkBasePath(j.BasePath); err != nil {
-				return d.Errf("%v", err)
-			}
+			j.BasePath = v
 
 		case "realm":
-			if err := once(name); err != nil {
+			v, err := opts.single(name, checkRealm)
+			if err != nil {
 				return err
 			}
-			if !d.AllArgs(&j.Realm) {
-				return d.ArgErr()
-			}
-			if err := checkRealm(j.Realm); err != nil {
-				return d.Errf("%v", err)
-			}
+			j.Realm = v
 
 		case "session":
 			if err := once(name); err != nil {

@@ -273,7 +273,7 @@ func (c *IssuerConfig) validate() error {
 	}
 	if c.CORS != nil {
 		if c.CORS.Passthrough {
-			return errors.New("cors passthrough is for jwt_auth: the issuer answers its own endpoints; give cors { origins ... }")
+			return errIssuerPassthrough
 		}
 		if _, err := c.CORS.policy(); err != nil {
 			return err
@@ -388,9 +388,7 @@ func checkSigningSecret(secret string) error {
 }
 
 // checkRotation checks rotate_keys (0: off): only a generated key (source auto) rotates, and
-// against the token lifetimes (0 for the defaults) by the key ring's own rule (not too often, not
-// so often that too many keys are kept), without making a ring or a key: LoadRing checks its
-// configuration before it uses the storage, and checkOnly answers its first use with errChecked.
+// against the token lifetimes (0 for the defaults) by the key ring's own rule.
 func checkRotation(source string, rotate, access, refresh time.Duration) error {
 	if rotate <= 0 {
 		return nil
@@ -404,29 +402,11 @@ func checkRotation(source string, rotate, access, refresh time.Duration) error {
 	if refresh == 0 {
 		refresh = defaultRefreshTTL
 	}
-	// ES256 whatever the configured algorithm: only the rotation settings are checked.
-	_, err := mint.LoadRing(context.Background(), ringConfig(checkOnly{}, unnamedPrefix, defaultAutoAlg, rotate, max(access, refresh), nil))
-	if errors.Is(err, errChecked) {
-		return nil
-	}
-	return err
+	return mint.CheckRotation(rotate, ringConfig(nil, "", "", rotate, max(access, refresh), nil).KeepFor)
 }
 
-// errChecked is checkOnly's answer.
-var errChecked = errors.New("configuration checked")
-
-// checkOnly is a kv.Storage that holds nothing and refuses every use (see checkRotation).
-type checkOnly struct{}
-
-var _ kv.Storage = checkOnly{}
-
-func (checkOnly) Store(context.Context, string, []byte) error          { return errChecked }
-func (checkOnly) Load(context.Context, string) ([]byte, error)         { return nil, errChecked }
-func (checkOnly) Delete(context.Context, string) error                 { return errChecked }
-func (checkOnly) Exists(context.Context, string) bool                  { return false }
-func (checkOnly) List(context.Context, string, bool) ([]string, error) { return nil, errChecked }
-func (checkOnly) Lock(context.Context, string) error                   { return errChecked }
-func (checkOnly) Unlock(context.Context, string) error                 { return errChecked }
+// errIssuerPassthrough refuses `cors passthrough` on an issuer.
+var errIssuerPassthrough = errors.New("cors passthrough is for jwt_auth: the issuer answers its own endpoints; give cors { origins ... }")
 
 // checkUserSources checks that users come from exactly one kind of source.
 func checkUserSources(file, inline, remote bool) error {

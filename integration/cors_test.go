@@ -49,30 +49,6 @@ func preflightHeaders(origin string) []string {
 	return []string{"Origin: " + origin, "Access-Control-Request-Method: POST", "Access-Control-Request-Headers: authorization, content-type"}
 }
 
-// sendBody sends a request with a body and headers, and returns the response.
-func sendBody(t *testing.T, method, url, body string, headers ...string) response {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range headers {
-		name, value, _ := strings.Cut(h, ": ")
-		if name == "Host" {
-			req.Host = value
-			continue
-		}
-		req.Header.Add(name, value)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
-}
-
 // TestCORSPreflightNeedsAToken: a CORS preflight is no way past jwt_auth. Without a cors setting
 // it is refused like any request without a token, so neither a respond nor a reverse_proxy
 // upstream behind jwt_auth ever answers one, body or not.

@@ -309,7 +309,13 @@ var httpClient = &http.Client{
 // response with its body read.
 func do(t *testing.T, method, url string, headers ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	return sendBody(t, method, url, "", headers...)
+}
+
+// sendBody is do with a request body ("" for none).
+func sendBody(t *testing.T, method, url, body string, headers ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,16 +330,22 @@ func do(t *testing.T, method, url string, headers ...string) response {
 		}
 		req.Header.Add(name, value)
 	}
+	return roundTrip(t, req)
+}
+
+// roundTrip sends req with httpClient and returns the response with its body read.
+func roundTrip(t *testing.T, req *http.Request) response {
+	t.Helper()
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, url, err)
+		t.Fatalf("%s %s: reading body: %v", req.Method, req.URL, err)
 	}
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
 }
 
 // get is do with GET.

@@ -159,16 +159,7 @@ func sendRaw(t *testing.T, method, url, body string, headers ...string) response
 		}
 		req.Header[name] = append(req.Header[name], value)
 	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, url, err)
-	}
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+	return roundTrip(t, req)
 }
 
 // setCookies are the cookies a response sets, by name.

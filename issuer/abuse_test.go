@@ -30,11 +30,11 @@ func testIP(c *Config) {
 	c.ClientIP = func(r *http.Request) string { return r.Header.Get("X-Test-IP") }
 }
 
-// TestLoginNoLockout: wrong passwords from one address use up that address's budget for the
+// TestOneAddressCannotLockAUserOut: wrong passwords from one address use up that address's budget for the
 // user, not the user's: the user still logs in from another address. Before, one address at
 // about one wrong password a second kept the real user refused (429). A guess spread over many
 // addresses still stops at the per-user ceiling, and logins that succeed count for nothing.
-func TestLoginNoLockout(t *testing.T) {
+func TestOneAddressCannotLockAUserOut(t *testing.T) {
 	f := newFixture(t, testIP, func(c *Config) {
 		c.IPLimit = limit.NewLimiter(100, time.Hour, 0)
 		c.UserIPLimit = limit.NewLimiter(3, time.Hour, 0)
@@ -211,11 +211,11 @@ func (s *slowComparer) calls() int {
 	return s.n
 }
 
-// TestLoginCrossSiteForm: a body a browser sends to any site without a CORS preflight (a form,
+// TestCrossSiteLoginFormRefused: a body a browser sends to any site without a CORS preflight (a form,
 // multipart, text/plain, none at all) with an Origin that is not the site's own nor a trusted
 // one is refused with 403 before anything is counted or checked; JSON bodies, requests
 // without Origin, and the site's own pages go on.
-func TestLoginCrossSiteForm(t *testing.T) {
+func TestCrossSiteLoginFormRefused(t *testing.T) {
 	f := newFixture(t, testIP, withSession, func(c *Config) {
 		c.IPLimit = limit.NewLimiter(1, time.Hour, 0)
 		var err error

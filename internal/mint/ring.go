@@ -75,6 +75,29 @@ type RingConfig struct {
 	Logger *zap.Logger
 }
 
+// CheckRotation is the key ring's rule for rotating every (0: never) while keeping retired keys
+// for keepFor: not more often than every hour, and not so often that more than a bounded number
+// of keys are kept. Configuration parsers call it to refuse a setting before any ring exists.
+func CheckRotation(every, keepFor time.Duration) error {
+	if every <= 0 {
+		return nil
+	}
+	if every < minRotateEvery {
+		return fmt.Errorf("key rotation every %s is too often; rotate at most every %s", every, minRotateEvery)
+	}
+	if keepFor <= 0 {
+		return errors.New("key rotation needs a retention (the longest token lifetime), or tokens signed " +
+			"with a retired key would stop verifying")
+	}
+	// Retired keys pile up for keepFor, one per interval (plus the current and a pending one).
+	if n := keepFor/every + 2; n > maxRingKeys {
+		least := (keepFor/(maxRingKeys-2) + time.Minute - 1).Truncate(time.Minute)
+		return fmt.Errorf("key rotation every %s with tokens living %s would keep %d keys; rotate every %s or less often",
+			every, keepFor, n, least)
+	}
+	return nil
+}
+
 // check validates the configuration and applies the defaults.
 func (c *RingConfig) check() error {
 	switch {
@@ -87,20 +110,8 @@ func (c *RingConfig) check() error {
 	case c.RotateEvery < 0 || c.KeepFor < 0:
 		return errors.New("key ring: rotation interval and retention must not be negative")
 	}
-	if c.RotateEvery > 0 {
-		if c.RotateEvery < minRotateEvery {
-			return fmt.Errorf("key rotation every %s is too often; rotate at most every %s", c.RotateEvery, minRotateEvery)
-		}
-		if c.KeepFor <= 0 {
-			return errors.New("key rotation needs a retention (the longest token lifetime), or tokens signed " +
-				"with a retired key would stop verifying")
-		}
-		// Retired keys pile up for KeepFor, one per interval (plus the current and a pending one).
-		if n := c.KeepFor/c.RotateEvery + 2; n > maxRingKeys {
-			least := (c.KeepFor/(maxRingKeys-2) + time.Minute - 1).Truncate(time.Minute)
-			return fmt.Errorf("key rotation every %s with tokens living %s would keep %d keys; rotate every %s or less often",
-				c.RotateEvery, c.KeepFor, n, least)
-		}
+	if err := CheckRotation(c.RotateEvery, c.KeepFor); err != nil {
+		return err
 	}
 	if c.Now == nil {
 		c.Now = time.Now
