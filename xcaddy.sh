@@ -25,8 +25,9 @@ readonly APP_APT_PACKAGES=(python3-django python3-djangorestframework python3-dj
 # under Node (integration/oidcprovider; it too runs npm ci there itself); the forward-auth tests run
 # Debian's nginx (auth_request) and HAProxy (a Lua action) in front of Gatehouse
 # (integration/forwardauth_test.go; each starts its own on a loopback port, the packages' services
-# are not used).
-readonly APT_PACKAGES=(ca-certificates gcc libc6-dev "${APP_APT_PACKAGES[@]}" chromium fonts-liberation nodejs nginx haproxy)
+# are not used); the shared-store tests start Debian's redis-server the same way
+# (internal/redisstore, integration/redis_test.go).
+readonly APT_PACKAGES=(ca-certificates gcc libc6-dev "${APP_APT_PACKAGES[@]}" chromium fonts-liberation nodejs nginx haproxy redis-server)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'xcaddy.sh: %s\n' "$*" >&2; exit 1; }

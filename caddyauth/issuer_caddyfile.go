@@ -297,6 +297,16 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("user_id_claim: %v", err)
 			}
 
+		case "store":
+			if err := once(name); err != nil {
+				return err
+			}
+			st, err := parseStore(d)
+			if err != nil {
+				return err
+			}
+			j.Store = st
+
 		case "login_limit":
 			if err := once(name); err != nil {
 				return err
@@ -526,4 +536,33 @@ func parseIssuerSession(d *caddyfile.Dispenser) (*IssuerSession, error) {
 		return nil, d.Errf("%v", err)
 	}
 	return s, nil
+}
+
+// parseStore reads `store redis <url> [{ prefix <prefix> }]`.
+func parseStore(d *caddyfile.Dispenser) (*IssuerStore, error) {
+	var kind, u string
+	if !d.Args(&kind, &u) || kind != "redis" {
+		return nil, d.Err("store takes a backend and its address: store redis <url>, e.g. store redis redis://127.0.0.1:6379/0")
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	st := &IssuerStore{Redis: u}
+	opts := newOptionBlock(d)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch name := d.Val(); name {
+		case "prefix":
+			v, err := opts.single(name, checkStorePrefix)
+			if err != nil {
+				return nil, err
+			}
+			st.Prefix = v
+		default:
+			return nil, d.Errf("unrecognized store option '%s'; the store takes prefix", name)
+		}
+	}
+	if err := checkStore(st); err != nil {
+		return nil, d.Errf("%v", err)
+	}
+	return st, nil
 }

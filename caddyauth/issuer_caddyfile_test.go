@@ -335,6 +335,12 @@ func TestAdaptIssuerErrors(t *testing.T) {
 		{"credentials_url plain http", "", "credentials_url http://app.example/check", 3, "credentials_url: the credentials URL must use https"},
 		{"credentials_url plain http to a LAN address", "", "credentials_url http://192.168.1.20:8000/check", 3, "http is allowed only to a loopback host (127.0.0.1, ::1, localhost)"},
 		{"credentials_url host", "", "credentials_url https:///check", 3, "has no host"},
+		{"store without backend", "", user + "store", 4, "store takes a backend and its address"},
+		{"store other backend", "", user + "store etcd http://127.0.0.1:2379", 4, "store takes a backend and its address"},
+		{"store redis cleartext", "", user + "store redis redis://cache.example:6379/0", 4, "plain redis:// is allowed only to a loopback host"},
+		{"store redis twice", "", user + "store redis redis://127.0.0.1:6379\n\t\tstore redis redis://127.0.0.1:6380", 5, "store is already set"},
+		{"store prefix braces", "", user + "store redis redis://127.0.0.1:6379 {\n\t\t\tprefix {x}\n\t\t}", 5, "must not contain braces"},
+		{"store unknown option", "", user + "store redis redis://127.0.0.1:6379 {\n\t\t\tdb 2\n\t\t}", 5, "unrecognized store option 'db'"},
 		{"signing_key none", "", user + "signing_key", 4, "signing_key takes auto"},
 		{"signing_key unknown", "", user + "signing_key vault x", 4, `signing_key "vault" is unknown`},
 		{"auto alg", "", user + "signing_key auto HS256", 4, `signing_key auto cannot generate "HS256" keys`},
@@ -453,5 +459,23 @@ func TestIssuerProvisionErrorsAtDirective(t *testing.T) {
 			err := provisionAdaptedIssuer(t, ":8080 {\n\trespond /x ok\n\tjwt_issuer /api/token/* {\n\t\t"+tt.body+"\n\t}\n}\n")
 			expectLoadError(t, err, 3, tt.want, testSecret, bobHash, "short\"")
 		})
+	}
+}
+
+// TestAdaptIssuerStore: `store redis` adapts to the store object, its URL kept as written (a
+// placeholder is resolved at provision, on the server that has the variable).
+func TestAdaptIssuerStore(t *testing.T) {
+	for _, tt := range []struct{ body, want string }{
+		{"store redis {env.REDIS_URL}", `{"redis":"{env.REDIS_URL}"}`},
+		{"store redis rediss://cache.example:6380/2 {\n\t\t\tprefix shop\n\t\t}", `{"prefix":"shop","redis":"rediss://cache.example:6380/2"}`},
+	} {
+		cfg, err := adapt(t, ":8080 {\n\tjwt_issuer /api/token/* {\n\t\tuser bob "+bobHash+"\n\t\t"+tt.body+"\n\t}\n}\n")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.body, err)
+		}
+		got, err := json.Marshal(issuerHandler(t, cfg)["store"])
+		if err != nil || string(got) != tt.want {
+			t.Errorf("%s: store %s, want %s", tt.body, got, tt.want)
+		}
 	}
 }

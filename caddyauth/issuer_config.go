@@ -79,6 +79,11 @@ type IssuerConfig struct {
 	// origins, so a single-page app on another origin can log in and refresh. Without it a
 	// preflight is answered 405.
 	CORS *CORS `json:"cors,omitempty"`
+	// Keeps the issuer's shared state (signing keys, revocations, refresh rotation, login
+	// limits) in a store several Caddy instances share, instead of Caddy's storage and this
+	// process's memory. Default: Caddy's configured storage for keys and revocations, memory for
+	// the login limits.
+	Store *IssuerStore `json:"store,omitempty"`
 	// Where the issuer was configured, e.g. "Caddyfile:12" (its jwt_issuer directive, or its
 	// issuer in the gatehouse global option): set by the Caddyfile adapter, used in error
 	// messages only, so that a users, key or template file that cannot be loaded is reported
@@ -127,6 +132,19 @@ type IssuerSession struct {
 	// Other origins (scheme://host[:port]) whose pages may post the login and logout forms and
 	// send state-changing requests with the session cookie. The site's own origin always may.
 	Origins []string `json:"origins,omitempty"`
+}
+
+// IssuerStore is where an issuer keeps the state its instances share.
+type IssuerStore struct {
+	// The Redis server: redis://[user:password@]host:port/db (plain redis only to a loopback
+	// host), rediss:// for TLS, unix:///path for a socket; master_name=<name> in the query makes
+	// the addresses Sentinels, several addr=<host:port> without it a Cluster. Placeholders such
+	// as {env.REDIS_URL} are resolved at provision time, so the password need not be in the
+	// config; it is never logged.
+	Redis string `json:"redis,omitempty"`
+	// Put in front of every key (in a Redis hash tag). Default "gatehouse". Instances that
+	// share state must share it; two deployments on one Redis keep apart with two prefixes.
+	Prefix string `json:"prefix,omitempty"`
 }
 
 // LoginLimit limits login attempts before any password check: every attempt per client IP,
@@ -196,6 +214,9 @@ var hashGate = sync.OnceValue(func() *limit.Gate { return limit.NewGate(0) })
 // in its errors.
 func (c *IssuerConfig) validate() error {
 	if err := checkUserSources(c.UsersFile != "", len(c.Users) > 0, c.CredentialsURL != ""); err != nil {
+		return err
+	}
+	if err := checkStore(c.Store); err != nil {
 		return err
 	}
 	if c.CredentialsURL != "" {

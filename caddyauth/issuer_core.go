@@ -9,9 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/cors"
 	"github.com/gatehouse-dev/gatehouse/internal/kv"
-	"github.com/gatehouse-dev/gatehouse/internal/limit"
 	"github.com/gatehouse-dev/gatehouse/internal/mint"
-	"github.com/gatehouse-dev/gatehouse/internal/revoke"
 	"github.com/gatehouse-dev/gatehouse/internal/users"
 	"github.com/gatehouse-dev/gatehouse/issuer"
 )
@@ -31,15 +29,16 @@ type issuerCore struct {
 	users                         users.Authenticator
 	ring                          *mint.Ring
 	minter                        *mint.Minter
-	store                         *revoke.Store
-	ipLimit, userIPLimit, userLim *limit.Limiter
+	state                         *issuerState
+	store                         revocations
+	ipLimit, userIPLimit, userLim issuer.Limit
 	session                       *issuer.SessionConfig
 	cors                          *cors.Policy
 	logger                        *zap.Logger
 }
 
 // buildIssuer checks cfg and builds the issuer named name on storage.
-func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *IssuerConfig, logger *zap.Logger) (*issuerCore, error) {
+func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *IssuerConfig, logger *zap.Logger) (_ *issuerCore, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -58,9 +57,17 @@ func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *Issu
 	if c.users, err = cfg.authenticator(logger); err != nil {
 		return nil, err
 	}
+	if c.state, err = cfg.openState(storage, name, logger); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.state.close()
+		}
+	}()
 	lctx, cancel := context.WithTimeout(ctx, provisionTimeout)
 	defer cancel()
-	if c.ring, err = cfg.loadRing(lctx, storage, storagePrefix(name), max(access, refresh), logger); err != nil {
+	if c.ring, err = cfg.loadRing(lctx, c.state.storage, storagePrefix(name), max(access, refresh), logger); err != nil {
 		return nil, err
 	}
 	if c.minter, err = mint.NewMinter(mint.Config{
@@ -72,9 +79,7 @@ func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *Issu
 	}, c.ring); err != nil {
 		return nil, err
 	}
-	if c.store, err = revoke.New(revoke.Config{Storage: storage, Prefix: storagePrefix(name) + "revoke", Logger: logger}); err != nil {
-		return nil, err
-	}
+	c.store = c.state.revocations
 	if ll := cfg.LoginLimit; ll == nil || !ll.Off {
 		n, per := defaultLoginAttempts, defaultLoginWindow
 		if ll != nil && ll.Attempts > 0 {
@@ -87,9 +92,9 @@ func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *Issu
 		if ll != nil && ll.PerUser > 0 {
 			perUser = ll.PerUser
 		}
-		c.ipLimit = limit.NewLimiter(n, per, 0)
-		c.userIPLimit = limit.NewLimiter(n, per, 0)
-		c.userLim = limit.NewLimiter(perUser, per, 0)
+		c.ipLimit = c.state.limit("client_ip", n, per)
+		c.userIPLimit = c.state.limit("username_client_ip", n, per)
+		c.userLim = c.state.limit("username", perUser, per)
 	}
 	if cfg.Session != nil {
 		if c.session, err = cfg.Session.config(); err != nil {
@@ -188,8 +193,11 @@ func (a *App) acquireIssuer(ctx context.Context, storage kv.Storage, name string
 			return
 		}
 		released = true
-		if c.refs--; c.refs == 0 && a.cores[name] == c {
-			delete(a.cores, name)
+		if c.refs--; c.refs == 0 {
+			if a.cores[name] == c {
+				delete(a.cores, name)
+			}
+			c.state.close()
 		}
 	}, nil
 }

@@ -36,9 +36,9 @@ func testIP(c *Config) {
 // addresses still stops at the per-user ceiling, and logins that succeed count for nothing.
 func TestOneAddressCannotLockAUserOut(t *testing.T) {
 	f := newFixture(t, testIP, func(c *Config) {
-		c.IPLimit = limit.NewLimiter(100, time.Hour, 0)
-		c.UserIPLimit = limit.NewLimiter(3, time.Hour, 0)
-		c.UserLimit = limit.NewLimiter(9, time.Hour, 0)
+		c.IPLimit = limit.Local{Limiter: limit.NewLimiter(100, time.Hour, 0)}
+		c.UserIPLimit = limit.Local{Limiter: limit.NewLimiter(3, time.Hour, 0)}
+		c.UserLimit = limit.Local{Limiter: limit.NewLimiter(9, time.Hour, 0)}
 	})
 	codes := func(ip, user, pw string, n int) string {
 		var out []string
@@ -86,8 +86,8 @@ func TestOneAddressCannotLockAUserOut(t *testing.T) {
 // credential check was down) counts against no user's budget.
 func TestLoginLimitsRefundUnchecked(t *testing.T) {
 	f := newFixture(t, testIP, func(c *Config) {
-		c.UserIPLimit = limit.NewLimiter(1, time.Hour, 0)
-		c.UserLimit = limit.NewLimiter(1, time.Hour, 0)
+		c.UserIPLimit = limit.Local{Limiter: limit.NewLimiter(1, time.Hour, 0)}
+		c.UserLimit = limit.Local{Limiter: limit.NewLimiter(1, time.Hour, 0)}
 	})
 	for _, err := range []error{limit.ErrQueueFull, limit.ErrShareExceeded, users.ErrUnavailable, context.Canceled} {
 		f.users.setErr(err)
@@ -217,7 +217,7 @@ func (s *slowComparer) calls() int {
 // without Origin, and the site's own pages go on.
 func TestCrossSiteLoginFormRefused(t *testing.T) {
 	f := newFixture(t, testIP, withSession, func(c *Config) {
-		c.IPLimit = limit.NewLimiter(1, time.Hour, 0)
+		c.IPLimit = limit.Local{Limiter: limit.NewLimiter(1, time.Hour, 0)}
 		var err error
 		if c.CORS, err = cors.New(cors.Config{Origins: []string{"https://*.app.example"}}); err != nil {
 			t.Fatal(err)

@@ -46,12 +46,9 @@ func (h *Handler) obtain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := h.clientIP(r)
-	if h.ipLimit != nil {
-		if ok, wait := h.ipLimit.Allow(ip); !ok {
-			h.log.Debug("login throttled", zap.String("limit", "client_ip"), zap.String("client_ip", ip))
-			h.fail(w, throttled(wait))
-			return
-		}
+	if p := h.allowFrom(r.Context(), ip); p != nil {
+		h.fail(w, p)
+		return
 	}
 	f, p := readFields(r)
 	if p == nil {
@@ -63,6 +60,24 @@ func (h *Handler) obtain(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Debug("login refused", zap.String("reason", "bad request"), zap.String("client_ip", ip))
 	h.fail(w, p)
+}
+
+// allowFrom counts a login attempt against the client IP's limit; the problem to answer when it
+// is over the limit, or when the limit cannot be counted (a shared store that is down: 503).
+func (h *Handler) allowFrom(ctx context.Context, ip string) *problem {
+	if h.ipLimit == nil {
+		return nil
+	}
+	ok, wait, err := h.ipLimit.Allow(ctx, ip)
+	switch {
+	case err != nil:
+		h.log.Debug("login refused: the login limit cannot be counted", zap.String("limit", "client_ip"), zap.Error(err))
+		return problemUnavailable
+	case !ok:
+		h.log.Debug("login throttled", zap.String("limit", "client_ip"), zap.String("client_ip", ip))
+		return throttled(wait)
+	}
+	return nil
 }
 
 // crossSiteForm reports whether r is a login another site's page could have made a visitor's
@@ -126,18 +141,20 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, ip, username, pa
 // another address; a guess spread over many addresses is stopped by the ceiling.
 func (h *Handler) authenticate(ctx context.Context, ip, username, password string) (access, refresh mint.Token, p *problem) {
 	limits := [...]struct {
-		lim        *limit.Limiter
+		lim        Limit
 		key, label string
 	}{
 		{h.userIPLimit, userIPKey(username, ip), "username_client_ip"},
 		{h.userLimit, userKey(username), "username"},
 	}
-	var refunds [len(limits)]limit.Refund
+	var refunds [len(limits)]func()
 	counted := false // whether the attempt keeps counting
 	defer func() {
 		if !counted {
-			for i := range refunds {
-				refunds[i].Do()
+			for _, f := range refunds {
+				if f != nil {
+					f()
+				}
 			}
 		}
 	}()
@@ -145,7 +162,11 @@ func (h *Handler) authenticate(ctx context.Context, ip, username, password strin
 		if l.lim == nil {
 			continue
 		}
-		f, ok, wait := l.lim.Reserve(l.key)
+		f, ok, wait, err := l.lim.Reserve(ctx, l.key)
+		if err != nil {
+			h.log.Debug("login refused: the login limit cannot be counted", zap.String("limit", l.label), zap.Error(err))
+			return access, refresh, problemUnavailable
+		}
 		if !ok {
 			h.log.Debug("login throttled", zap.String("limit", l.label), zap.String("username", username),
 				zap.String("client_ip", ip))

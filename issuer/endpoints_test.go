@@ -457,8 +457,8 @@ func TestJWKS(t *testing.T) {
 // password check, answered with DRF's 429.
 func TestRateLimit(t *testing.T) {
 	f := newFixture(t, func(c *Config) {
-		c.IPLimit = limit.NewLimiter(3, time.Hour, 0)
-		c.UserLimit = limit.NewLimiter(2, time.Hour, 0)
+		c.IPLimit = limit.Local{Limiter: limit.NewLimiter(3, time.Hour, 0)}
+		c.UserLimit = limit.Local{Limiter: limit.NewLimiter(2, time.Hour, 0)}
 		c.ClientIP = func(r *http.Request) string { return r.Header.Get("X-Test-IP") }
 	})
 	attempt := func(ip, username, password string) *httptest.ResponseRecorder {
@@ -510,7 +510,7 @@ func TestRateLimit(t *testing.T) {
 
 // TestDefaultClientIP checks that without ClientIP the limit is keyed by r.RemoteAddr's host.
 func TestDefaultClientIP(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.IPLimit = limit.NewLimiter(1, time.Hour, 0) })
+	f := newFixture(t, func(c *Config) { c.IPLimit = limit.Local{Limiter: limit.NewLimiter(1, time.Hour, 0)} })
 	send := func(addr string) int {
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"username":"bob","password":"x"}`))
 		r.Header.Set("Content-Type", ctJSON)

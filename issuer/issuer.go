@@ -15,9 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-dev/gatehouse/internal/cors"
-	"github.com/gatehouse-dev/gatehouse/internal/limit"
 	"github.com/gatehouse-dev/gatehouse/internal/mint"
-	"github.com/gatehouse-dev/gatehouse/internal/revoke"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/users"
 	"github.com/gatehouse-dev/gatehouse/internal/verify"
@@ -32,7 +30,7 @@ type Config struct {
 	// Minter mints the tokens, signing with Ring (required).
 	Minter *mint.Minter
 	// Store keeps revoked ids and refresh families (required).
-	Store *revoke.Store
+	Store Revocations
 	// RotateRefresh makes refresh return a new refresh token and retire the old one.
 	RotateRefresh bool
 	// Issuer and Audience are checked on presented tokens as the Minter sets them ("" / nil: no
@@ -41,15 +39,15 @@ type Config struct {
 	Audience []string
 	// IPLimit, when not nil, limits login attempts per client IP: every attempt counts, before the
 	// body is read.
-	IPLimit *limit.Limiter
+	IPLimit Limit
 	// UserIPLimit, when not nil, limits failed logins per (username, client IP): the limit that
 	// stops one address guessing at one account. A login that succeeds (or is not checked)
 	// does not count.
-	UserIPLimit *limit.Limiter
+	UserIPLimit Limit
 	// UserLimit, when not nil, limits failed logins per username from all addresses together:
 	// the ceiling on a guess spread over many addresses. Make it much higher than UserIPLimit
 	// (caddyauth's default is 10 times), or one address can lock the user out of every other.
-	UserLimit *limit.Limiter
+	UserLimit Limit
 	// ClientIP returns the client address used for IPLimit; nil means r.RemoteAddr's host.
 	// (Caddy's adapter passes the client_ip variable, which honours trusted_proxies.)
 	ClientIP func(r *http.Request) string
@@ -73,11 +71,11 @@ type Handler struct {
 	users       users.Authenticator
 	ring        *mint.Ring
 	minter      *mint.Minter
-	store       *revoke.Store
+	store       Revocations
 	rotate      bool
-	ipLimit     *limit.Limiter
-	userIPLimit *limit.Limiter
-	userLimit   *limit.Limiter
+	ipLimit     Limit
+	userIPLimit Limit
+	userLimit   Limit
 	clientIP    func(r *http.Request) string
 	base        string
 	challenge   string // the WWW-Authenticate value of every 401

@@ -50,12 +50,9 @@ func (s *Sessions) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := h.clientIP(r)
-	if h.ipLimit != nil {
-		if ok, wait := h.ipLimit.Allow(ip); !ok {
-			h.log.Debug("login throttled", zap.String("limit", "client_ip"), zap.String("client_ip", ip))
-			s.refused(w, r, d, throttled(wait))
-			return
-		}
+	if p := h.allowFrom(r.Context(), ip); p != nil {
+		s.refused(w, r, d, p)
+		return
 	}
 	f, p := readFields(r)
 	if p == nil {

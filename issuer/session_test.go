@@ -219,7 +219,7 @@ func TestLoginFormRefusals(t *testing.T) {
 		t.Errorf("credential check down: %d", w.Code)
 	}
 
-	lf := newFixture(t, withSession, func(c *Config) { c.IPLimit = limit.NewLimiter(1, time.Hour, 0) })
+	lf := newFixture(t, withSession, func(c *Config) { c.IPLimit = limit.Local{Limiter: limit.NewLimiter(1, time.Hour, 0)} })
 	lf.browser(http.MethodPost, "/api/token/login", "username=alice&password=wrong")
 	w := lf.browser(http.MethodPost, "/api/token/login", form)
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "Too many sign-in attempts") {

@@ -2,6 +2,7 @@ package limit
 
 import (
 	"container/list"
+	"context"
 	"math"
 	"sync"
 	"time"
@@ -123,4 +124,20 @@ func (l *Limiter) refill(b *bucket, now time.Time) {
 		b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 		b.last = now
 	}
+}
+
+// Local is a Limiter as a limit shared by several instances is used (context and error): the
+// issuer counts logins against either. Its answers never fail.
+type Local struct{ *Limiter }
+
+// Allow is Limiter.Allow.
+func (l Local) Allow(_ context.Context, key string) (ok bool, retryAfter time.Duration, err error) {
+	ok, retryAfter = l.Limiter.Allow(key)
+	return ok, retryAfter, nil
+}
+
+// Reserve is Limiter.Reserve, with the Refund as a function.
+func (l Local) Reserve(_ context.Context, key string) (refund func(), ok bool, retryAfter time.Duration, err error) {
+	f, ok, retryAfter := l.Limiter.Reserve(key)
+	return f.Do, ok, retryAfter, nil
 }

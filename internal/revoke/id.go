@@ -30,8 +30,8 @@ func validID(id string) bool {
 	return true
 }
 
-// checkID returns an ErrInvalidID error naming what (never echoing the id) unless id is valid.
-func checkID(what, id string) error {
+// CheckID returns an ErrInvalidID error naming what (never echoing the id) unless id is valid.
+func CheckID(what, id string) error {
 	if validID(id) {
 		return nil
 	}

@@ -106,11 +106,11 @@ func (s *Store) lockName(jti string) string { return s.key(lockDir, jti) }
 // Check returns ErrRevoked when jti is revoked or family is revoked ("" for none), nil when the
 // token may be used, or a storage error.
 func (s *Store) Check(ctx context.Context, jti, family string) error {
-	if err := checkID("token id (jti)", jti); err != nil {
+	if err := CheckID("token id (jti)", jti); err != nil {
 		return err
 	}
 	if family != "" {
-		if err := checkID("family id", family); err != nil {
+		if err := CheckID("family id", family); err != nil {
 			return err
 		}
 	}
@@ -155,7 +155,7 @@ func (s *Store) has(ctx context.Context, key string) (bool, error) {
 
 // Revoke blacklists jti until exp.
 func (s *Store) Revoke(ctx context.Context, jti string, exp time.Time) error {
-	if err := checkID("token id (jti)", jti); err != nil {
+	if err := CheckID("token id (jti)", jti); err != nil {
 		return err
 	}
 	return s.put(ctx, s.key(dirRevoked, jti), exp)
@@ -163,7 +163,7 @@ func (s *Store) Revoke(ctx context.Context, jti string, exp time.Time) error {
 
 // RevokeFamily revokes every refresh token of family until exp.
 func (s *Store) RevokeFamily(ctx context.Context, family string, exp time.Time) error {
-	if err := checkID("family id", family); err != nil {
+	if err := CheckID("family id", family); err != nil {
 		return err
 	}
 	return s.put(ctx, s.key(dirFamily, family), exp)
@@ -200,10 +200,10 @@ func (s *Store) put(ctx context.Context, key string, exp time.Time) error {
 // rotated: Rotate returns ErrRevoked. A storage failure is returned and leaves the token unused
 // unless the failure came after the mark was written.
 func (s *Store) Rotate(ctx context.Context, jti, family string, exp time.Time) error {
-	if err := checkID("token id (jti)", jti); err != nil {
+	if err := CheckID("token id (jti)", jti); err != nil {
 		return err
 	}
-	if err := checkID("family id", family); err != nil {
+	if err := CheckID("family id", family); err != nil {
 		return err
 	}
 	if exp.IsZero() {
