@@ -234,7 +234,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, p)
 		return
 	}
-	access, next, p := h.renew(r.Context(), "refresh", t)
+	access, next, p := h.renew(r.Context(), "refresh", t, 0)
 	switch {
 	case p != nil:
 		h.fail(w, p)
@@ -247,7 +247,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 
 // renew mints the access token of a verified refresh token and, with rotation, the refresh
 // token's successor, using the presented one up. next is zero without rotation.
-func (h *Handler) renew(ctx context.Context, endpoint string, t *presentedToken) (access, next mint.Token, p *problem) {
+func (h *Handler) renew(ctx context.Context, endpoint string, t *presentedToken, grace time.Duration) (access, next mint.Token, p *problem) {
 	access, err := h.minter.Access(t.claims)
 	if err != nil {
 		h.refuse(endpoint, "cannot mint from the token", err)
@@ -262,7 +262,7 @@ func (h *Handler) renew(ctx context.Context, endpoint string, t *presentedToken)
 		h.refuse(endpoint, "cannot rotate the token", err)
 		return access, mint.Token{}, problemInvalidToken
 	}
-	if err := h.store.Rotate(ctx, t.jti, t.family, t.exp); err != nil {
+	if err := h.store.RotateWithin(ctx, t.jti, t.family, t.exp, grace); err != nil {
 		// The store logs reuse as a security event, with the family id.
 		return access, mint.Token{}, h.storeProblem(endpoint, err)
 	}

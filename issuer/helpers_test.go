@@ -129,6 +129,8 @@ type fixture struct {
 	storage *flakyStorage
 	signer  *mint.Signer
 	logs    *observer.ObservedLogs
+	// ahead moves the revocation store's clock forward (the grace of a renewal is timed there).
+	ahead time.Duration
 }
 
 // option changes the fixture's Config before New.
@@ -150,7 +152,8 @@ func newFixture(t testing.TB, opts ...option) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, users: &fakeUsers{}, storage: &flakyStorage{Storage: kv.NewMemory()}, signer: signer}
-	store, err := revoke.New(revoke.Config{Storage: f.storage, Prefix: "gatehouse/issuer/revoke"})
+	store, err := revoke.New(revoke.Config{Storage: f.storage, Prefix: "gatehouse/issuer/revoke",
+		Now: func() time.Time { return time.Now().Add(f.ahead) }})
 	if err != nil {
 		t.Fatal(err)
 	}

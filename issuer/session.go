@@ -116,10 +116,10 @@ func (s *Sessions) Renew(w http.ResponseWriter, r *http.Request, raw string) (st
 	var access, next mint.Token
 	if h.rotate {
 		access, next, p = s.renewals.do(ctx, t.jti, s.now(), func() (mint.Token, mint.Token, *problem) {
-			return h.renew(ctx, "session", t)
+			return h.renew(ctx, "session", t, renewGrace)
 		})
 	} else {
-		access, next, p = h.renew(ctx, "session", t)
+		access, next, p = h.renew(ctx, "session", t, renewGrace)
 	}
 	if p != nil {
 		return "", s.ended(w, r, p)

@@ -369,6 +369,7 @@ func TestRenewRotatingGrace(t *testing.T) {
 
 	// The first cookie again, past the grace period: reuse, and the whole family ends.
 	clock = clock.Add(renewGrace + time.Second)
+	f.ahead = renewGrace + time.Second
 	if _, err := renew(f, refresh.Value); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("reuse past the grace period: %v", err)
 	}

@@ -16,9 +16,11 @@ type Revocations interface {
 	Revoke(ctx context.Context, jti string, exp time.Time) error
 	// RevokeFamily revokes every refresh token of family until exp.
 	RevokeFamily(ctx context.Context, family string, exp time.Time) error
-	// Rotate uses refresh token jti up, atomically: one caller of any number wins (nil), the
-	// others get revoke.ErrReused and the family is revoked.
-	Rotate(ctx context.Context, jti, family string, exp time.Time) error
+	// RotateWithin uses refresh token jti up, atomically: one caller of any number wins (nil),
+	// and so does any caller less than grace after it (0: none; the session renewal's window for
+	// a browser's parallel requests, on any instance); the others get revoke.ErrReused and the
+	// family is revoked.
+	RotateWithin(ctx context.Context, jti, family string, exp time.Time, grace time.Duration) error
 }
 
 // Limit is a rate limit logins are counted against: limit.Local in this process's memory, or

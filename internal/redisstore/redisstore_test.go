@@ -264,3 +264,36 @@ func TestURLRules(t *testing.T) {
 		t.Errorf("Redacted: %s", got)
 	}
 }
+
+// TestRotateWithinGraceAcrossInstances: a session renewed on one instance may be renewed again
+// on another within the grace (a browser's parallel requests), not after it, and not once the
+// family is revoked.
+func TestRotateWithinGraceAcrossInstances(t *testing.T) {
+	r := startRedis(t)
+	a, _ := r.open(t, "grace")
+	b, _ := r.open(t, "grace")
+	ra, rb := a.Revocations("shop", nil), b.Revocations("shop", nil)
+	exp := time.Now().Add(time.Hour)
+	if err := ra.RotateWithin(ctx, "j1", "f1", exp, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.RotateWithin(ctx, "j1", "f1", exp, 30*time.Second); err != nil {
+		t.Fatalf("the same session on the other instance within the grace: %v", err)
+	}
+	if err := ra.RotateWithin(ctx, "j2", "f2", exp, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := rb.RotateWithin(ctx, "j2", "f2", exp, 200*time.Millisecond); !errors.Is(err, revoke.ErrReused) {
+		t.Fatalf("after the grace: %v, want ErrReused", err)
+	}
+	if err := ra.RotateWithin(ctx, "j3", "f2", exp, 30*time.Second); !errors.Is(err, revoke.ErrRevoked) {
+		t.Fatalf("a token of the family revoked by the reuse: %v, want ErrRevoked", err)
+	}
+	if err := rb.Rotate(ctx, "j1", "f1", exp); !errors.Is(err, revoke.ErrReused) {
+		t.Fatalf("without a grace: %v, want ErrReused", err)
+	}
+	if err := ra.RotateWithin(ctx, "j1", "f1", exp, 30*time.Second); !errors.Is(err, revoke.ErrRevoked) {
+		t.Fatalf("within the grace of a revoked family: %v, want ErrRevoked", err)
+	}
+}

@@ -46,17 +46,25 @@ redis.call('SET', KEYS[1], '1', 'PXAT', at)
 return 1
 `)
 
-// rotate marks KEYS[1] (used) unless it was already, in which case it revokes the family
-// (KEYS[3]) and answers 1; a token revoked (KEYS[2]) or of a revoked family answers 2 and is
-// not marked; else 0. ARGV[1] is the entries' expiry (Unix ms).
+// rotate marks KEYS[1] (used) with the server's time unless it was already. A token revoked
+// (KEYS[2]) or of a revoked family (KEYS[3]) answers 2 and is not marked. A mark less than ARGV[2]
+// ms old answers 3 (the grace); an older one revokes the family and answers 1; else 0. ARGV[1]
+// is the entries' expiry (Unix ms).
 var rotate = redis.NewScript(`
-local at = tonumber(ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 1 then
+local at, grace = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local used = redis.call('GET', KEYS[1])
+if used then
+  if grace > 0 and now - (tonumber(used) or 0) < grace then
+    if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then return 2 end
+    return 3
+  end
   if redis.call('PEXPIRETIME', KEYS[3]) < at then redis.call('SET', KEYS[3], '1', 'PXAT', at) end
   return 1
 end
 if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then return 2 end
-redis.call('SET', KEYS[1], '1', 'PXAT', at)
+redis.call('SET', KEYS[1], now, 'PXAT', at)
 return 0
 `)
 
@@ -115,6 +123,14 @@ func (r *Revocations) put(ctx context.Context, key string, exp time.Time) error 
 // script, so no instance can use the family in between). A token revoked meanwhile returns
 // revoke.ErrRevoked. An unreachable server leaves the token unused.
 func (r *Revocations) Rotate(ctx context.Context, jti, family string, exp time.Time) error {
+	return r.RotateWithin(ctx, jti, family, exp, 0)
+}
+
+// RotateWithin is Rotate, except that a call less than grace after the winning one (by the
+// server's clock) is not reuse: it returns nil too, on whichever instance it arrives, and the
+// caller mints it a successor of its own (a browser's parallel requests carrying one expiring
+// session).
+func (r *Revocations) RotateWithin(ctx context.Context, jti, family string, exp time.Time, grace time.Duration) error {
 	if err := revoke.CheckID("token id (jti)", jti); err != nil {
 		return err
 	}
@@ -125,12 +141,12 @@ func (r *Revocations) Rotate(ctx context.Context, jti, family string, exp time.T
 		return errors.New("revoke: the token's expiry is required")
 	}
 	keys := []string{r.key("used", jti), r.key("jti", jti), r.key("family", family)}
-	res, err := rotate.Run(ctx, r.s.client, keys, expireAt(exp)).Int()
+	res, err := rotate.Run(ctx, r.s.client, keys, expireAt(exp), grace.Milliseconds()).Int()
 	if err = r.s.observe(err); err != nil {
 		return fmt.Errorf("revoke: rotating in redis: %w", err)
 	}
 	switch res {
-	case 0:
+	case 0, 3:
 		return nil
 	case 1:
 		// A security event: the family id identifies the session, and is no credential.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/certmagic"
 
@@ -276,5 +277,32 @@ func TestRotateLosesToAnotherProcessBeforeTheLock(t *testing.T) {
 	})
 	if err := f.store.Rotate(ctx, "j1", "f1", exp); err != ErrReused {
 		t.Fatalf("Rotate = %v, want ErrReused", err)
+	}
+}
+
+// TestRotateWithinGrace: a second rotation of one token less than the grace after the first is
+// let through (a browser's parallel requests on another instance), one after it is reuse and
+// revokes the family, and a token whose family was revoked meanwhile is not let through.
+func TestRotateWithinGrace(t *testing.T) {
+	f := newFixture(t)
+	if err := f.store.RotateWithin(ctx, "j1", "f1", exp, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(29 * time.Second)
+	if err := f.store.RotateWithin(ctx, "j1", "f1", exp, 30*time.Second); err != nil {
+		t.Fatalf("within the grace: %v, want nil", err)
+	}
+	if err := f.store.Rotate(ctx, "j1", "f1", exp); err != ErrReused {
+		t.Fatalf("without a grace: %v, want ErrReused", err)
+	}
+	if err := f.store.RotateWithin(ctx, "j1", "f1", exp, 30*time.Second); err != ErrRevoked {
+		t.Fatalf("within the grace of a revoked family: %v, want ErrRevoked", err)
+	}
+	if err := f.store.RotateWithin(ctx, "j2", "f2", exp, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(30 * time.Second)
+	if err := f.store.RotateWithin(ctx, "j2", "f2", exp, 30*time.Second); err != ErrReused {
+		t.Fatalf("after the grace: %v, want ErrReused", err)
 	}
 }

@@ -37,7 +37,8 @@ type Config struct {
 }
 
 // The storage layout under Config.Prefix. Each value is an entry: {"exp":<unix seconds>}, the
-// expiry of the token(s) it is about.
+// expiry of the token(s) it is about; a used mark also has "at", when it was written (Unix ms;
+// a mark without it, from before, counts as used whatever the grace).
 const (
 	dirRevoked = "jti"    // <prefix>/jti/<jti>: a blacklisted token id
 	dirUsed    = "used"   // <prefix>/used/<jti>: a refresh token id used up by rotation
@@ -53,6 +54,8 @@ const stripes = 64
 // entry is a stored value.
 type entry struct {
 	Exp *int64 `json:"exp"`
+	// At is when a used mark was written (Unix ms), for RotateWithin's grace.
+	At *int64 `json:"at,omitempty"`
 }
 
 // Store keeps revoked token ids, used (rotated) refresh token ids and revoked families. It
@@ -200,6 +203,13 @@ func (s *Store) put(ctx context.Context, key string, exp time.Time) error {
 // rotated: Rotate returns ErrRevoked. A storage failure is returned and leaves the token unused
 // unless the failure came after the mark was written.
 func (s *Store) Rotate(ctx context.Context, jti, family string, exp time.Time) error {
+	return s.RotateWithin(ctx, jti, family, exp, 0)
+}
+
+// RotateWithin is Rotate, except that a call less than grace after the winning one (a browser's
+// parallel requests carrying one expiring session, which may reach any instance) is not reuse: it
+// returns nil too, and the caller mints it a successor of its own. After grace, reuse is reuse.
+func (s *Store) RotateWithin(ctx context.Context, jti, family string, exp time.Time, grace time.Duration) error {
 	if err := CheckID("token id (jti)", jti); err != nil {
 		return err
 	}
@@ -209,7 +219,7 @@ func (s *Store) Rotate(ctx context.Context, jti, family string, exp time.Time) e
 	if exp.IsZero() {
 		return errors.New("revoke: the token's expiry is required")
 	}
-	reused, err := s.use(ctx, jti, family, exp)
+	reused, err := s.use(ctx, jti, family, exp, grace)
 	if err != nil || !reused {
 		return err
 	}
@@ -224,14 +234,19 @@ func (s *Store) Rotate(ctx context.Context, jti, family string, exp time.Time) e
 // use marks jti used unless it was already, which it reports. The in-process stripe comes
 // first, so that one process's concurrent calls queue there and take the storage lock one at a
 // time, uncontended; every call after the winner sees the mark before needing the lock.
-func (s *Store) use(ctx context.Context, jti, family string, exp time.Time) (reused bool, err error) {
+func (s *Store) use(ctx context.Context, jti, family string, exp time.Time, grace time.Duration) (reused bool, err error) {
 	mu := &s.stripes[maphash.String(s.seed, jti)%stripes]
 	mu.Lock()
 	defer mu.Unlock()
 
 	used := s.key(dirUsed, jti)
-	if found, err := s.has(ctx, used); err != nil || found {
-		return found, err
+	switch found, err := s.usedMark(ctx, used, grace); {
+	case err != nil:
+		return false, err
+	case found == markGrace:
+		return false, s.check(ctx, jti, family) // a logout since still ends it
+	case found == markUsed:
+		return true, nil
 	}
 	name := s.lockName(jti)
 	if err := s.storage.Lock(ctx, name); err != nil {
@@ -245,17 +260,52 @@ func (s *Store) use(ctx context.Context, jti, family string, exp time.Time) (reu
 		}
 	}()
 	// Another process may have won since the first look.
-	if found, err := s.has(ctx, used); err != nil || found {
-		return found, err
+	switch found, err := s.usedMark(ctx, used, grace); {
+	case err != nil:
+		return false, err
+	case found == markGrace:
+		return false, s.check(ctx, jti, family)
+	case found == markUsed:
+		return true, nil
 	}
 	if err := s.check(ctx, jti, family); err != nil {
 		return false, err
 	}
-	if err := s.storage.Store(ctx, used, encode(unixCeil(exp))); err != nil {
+	at := s.now().UnixMilli()
+	b, _ := json.Marshal(entry{Exp: ptr(unixCeil(exp)), At: &at}) // cannot fail: two integers
+	if err := s.storage.Store(ctx, used, b); err != nil {
 		return false, fmt.Errorf("revoke: writing %s: %w", used, err)
 	}
 	return false, nil
 }
+
+// What usedMark found.
+const (
+	markNone  = iota // no mark: the token is unused
+	markUsed         // used: a reuse
+	markGrace        // used less than the grace ago: let it rotate too
+)
+
+// usedMark reads the used mark at key. A mark without a time (written before marks had one),
+// or one that does not decode, counts as used.
+func (s *Store) usedMark(ctx context.Context, key string, grace time.Duration) (int, error) {
+	b, err := s.storage.Load(ctx, key)
+	switch {
+	case kv.IsNotExist(err):
+		return markNone, nil
+	case err != nil:
+		return markNone, fmt.Errorf("revoke: reading %s: %w", key, err)
+	}
+	if grace > 0 {
+		var e entry
+		if json.Unmarshal(b, &e) == nil && e.At != nil && s.now().Sub(time.UnixMilli(*e.At)) < grace {
+			return markGrace, nil
+		}
+	}
+	return markUsed, nil
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // Purge deletes the entries of tokens that have expired and returns how many it deleted.
 //

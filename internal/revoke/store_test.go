@@ -175,7 +175,7 @@ func TestLayout(t *testing.T) {
 	want := map[string]string{
 		k("jti", "j1"):    fmt.Sprintf(`{"exp":%d}`, exp.Unix()+1),
 		k("family", "f1"): fmt.Sprintf(`{"exp":%d}`, exp.Unix()),
-		k("used", "j2"):   fmt.Sprintf(`{"exp":%d}`, exp.Unix()),
+		k("used", "j2"):   fmt.Sprintf(`{"exp":%d,"at":%d}`, exp.Unix(), f.now.UnixMilli()),
 	}
 	got := f.keys()
 	if len(got) != len(want) {
