@@ -358,3 +358,34 @@ func TestReloadKeepsRequestsInFlight(t *testing.T) {
 	expect(t, "request in flight across the reload", <-answer, http.StatusOK, "slow 1")
 	expect(t, "request on the new configuration", get(t, srv.URL+"/api/hello", bearer(access)), http.StatusOK, "hello 1")
 }
+
+// TestReloadDoesNotResetLoginLimits: an attacker cannot get a fresh login budget by waiting for
+// (or causing) a config reload: the counts of an issuer live on across reloads of the same
+// settings.
+func TestReloadDoesNotResetLoginLimits(t *testing.T) {
+	t.Parallel()
+	site := func(i int) string {
+		return `
+	jwt_issuer /api/token/* {
+		user alice ` + aliceHash + `
+		login_limit 3 per 1h
+	}
+	respond /reload-` + strconv.Itoa(i) + ` 204`
+	}
+	inst := newCaddyInstance(t)
+	srv := inst.start(t, site(0))
+	login := srv.URL + "/api/token/"
+	for i := range 3 {
+		if r := postJSON(t, login, credentials("alice", "wrong")); r.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d, want 401", i+1, r.Status)
+		}
+	}
+	inst.reload(t, srv, site(1))
+	if r := get(t, srv.URL+"/reload-1"); r.Status != http.StatusNoContent {
+		t.Fatalf("the reload did not take: %d", r.Status)
+	}
+	r := postJSON(t, login, credentials("alice", "wrong"))
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("fourth attempt after the reload: %d (Retry-After %q), want 429", r.Status, r.Header.Get("Retry-After"))
+	}
+}
