@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -91,24 +92,37 @@ func newClient(raw string) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("the redis URL scheme %q is not redis, rediss or unix", u.Scheme)
 	}
 	q := u.Query()
+	// A server that is down should cost a request a quick 503, not go-redis's default of three
+	// retries with backoffs up to half a second each; a URL may still say otherwise.
+	retries := func(n *int, maxBackoff *time.Duration) {
+		if !q.Has("max_retries") {
+			*n = 1
+		}
+		if !q.Has("max_retry_backoff") {
+			*maxBackoff = 50 * time.Millisecond
+		}
+	}
 	switch {
 	case q.Has("master_name"):
 		o, err := redis.ParseFailoverURL(raw)
 		if err != nil {
 			return nil, fmt.Errorf("the redis Sentinel URL does not parse: %s", scrub(err, u))
 		}
+		retries(&o.MaxRetries, &o.MaxRetryBackoff)
 		return redis.NewFailoverClient(o), nil
 	case q.Has("addr"):
 		o, err := redis.ParseClusterURL(raw)
 		if err != nil {
 			return nil, fmt.Errorf("the redis Cluster URL does not parse: %s", scrub(err, u))
 		}
+		retries(&o.MaxRetries, &o.MaxRetryBackoff)
 		return redis.NewClusterClient(o), nil
 	}
 	o, err := redis.ParseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("the redis URL does not parse: %s", scrub(err, u))
 	}
+	retries(&o.MaxRetries, &o.MaxRetryBackoff)
 	return redis.NewClient(o), nil
 }
 
