@@ -39,27 +39,37 @@ const maxNumericDate = 1 << 53
 // anywhere (see authenticate), so that neither a flood from one client, nor a slow guess at
 // one account from many clients gets far, and yet one client cannot lock a user out.
 func (h *Handler) obtain(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	access, refresh, p := h.obtainPair(r)
+	// Counted before the answer goes out: a client holding its answer finds it counted.
+	h.events.Login(loginOutcome(p), time.Since(start))
+	if p != nil {
+		h.fail(w, p)
+		return
+	}
+	h.write(w, http.StatusOK, tokenBody("refresh", refresh.Raw, "access", access.Raw))
+}
+
+// obtainPair decides a JSON login: the token pair, or the problem to answer.
+func (h *Handler) obtainPair(r *http.Request) (access, refresh mint.Token, p *problem) {
 	if origin, ok := h.crossSiteForm(r); ok {
 		h.log.Debug("login refused", zap.String("reason", "cross-site form post"), zap.String("origin", clip(origin)),
 			zap.String("client_ip", h.clientIP(r)))
-		h.fail(w, crossSiteProblem(origin))
-		return
+		return access, refresh, crossSiteProblem(origin)
 	}
 	ip := h.clientIP(r)
 	if p := h.allowFrom(r.Context(), ip); p != nil {
-		h.fail(w, p)
-		return
+		return access, refresh, p
 	}
 	f, p := readFields(r)
 	if p == nil {
 		var vals []string
 		if vals, p = f.charFields("username", "password"); p == nil {
-			h.login(w, r, ip, vals[0], vals[1])
-			return
+			return h.authenticate(r.Context(), ip, vals[0], vals[1])
 		}
 	}
 	h.log.Debug("login refused", zap.String("reason", "bad request"), zap.String("client_ip", ip))
-	h.fail(w, p)
+	return access, refresh, p
 }
 
 // allowFrom counts a login attempt against the client IP's limit; the problem to answer when it
@@ -120,16 +130,6 @@ func (h *Handler) trustedOrigin(r *http.Request, origin string) bool {
 		}
 	}
 	return false
-}
-
-// login checks the credentials of a well-formed login request and answers it.
-func (h *Handler) login(w http.ResponseWriter, r *http.Request, ip, username, password string) {
-	access, refresh, p := h.authenticate(r.Context(), ip, username, password)
-	if p != nil {
-		h.fail(w, p)
-		return
-	}
-	h.write(w, http.StatusOK, tokenBody("refresh", refresh.Raw, "access", access.Raw))
 }
 
 // authenticate checks a username and password and mints the token pair of a login, for the
@@ -230,11 +230,11 @@ func userKey(username string) string {
 // rotation, also for the refresh token's successor, and the presented one is used up.
 func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 	t, p := h.presented(r, "refresh", "refresh", h.refreshTokens)
-	if p != nil {
-		h.fail(w, p)
-		return
+	var access, next mint.Token
+	if p == nil {
+		access, next, p = h.renew(r.Context(), "refresh", t, 0)
 	}
-	access, next, p := h.renew(r.Context(), "refresh", t, 0)
+	h.events.Refresh(refreshOutcome(p, next.Raw != ""))
 	switch {
 	case p != nil:
 		h.fail(w, p)
@@ -285,6 +285,7 @@ func (h *Handler) blacklist(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		p = h.revoke(r.Context(), "blacklist", t)
 	}
+	h.events.Logout(logoutOutcome(p))
 	if p != nil {
 		h.fail(w, p)
 		return
@@ -375,7 +376,10 @@ func (h *Handler) check(ctx context.Context, endpoint, raw string, v *verify.Ver
 // else is a storage failure, which fails closed with 503.
 func (h *Handler) storeProblem(endpoint string, err error) *problem {
 	switch {
-	case errors.Is(err, revoke.ErrRevoked), errors.Is(err, revoke.ErrReused):
+	case errors.Is(err, revoke.ErrReused):
+		h.refuse(endpoint, "token is blacklisted", err)
+		return problemReused // the answer of problemBlacklisted, told apart for the events
+	case errors.Is(err, revoke.ErrRevoked):
 		h.refuse(endpoint, "token is blacklisted", err)
 		return problemBlacklisted
 	case errors.Is(err, revoke.ErrInvalidID):

@@ -64,6 +64,9 @@ type Config struct {
 	// Session, when not nil, turns on browser sessions: a login page and form, logout, and
 	// cookie renewal for jwt_auth.
 	Session *SessionConfig
+	// Events, when not nil, is told how each login, refresh, logout and session renewal ended
+	// (for metrics); nil counts nothing.
+	Events Events
 }
 
 // Handler serves the token endpoints. Safe for concurrent use.
@@ -80,6 +83,7 @@ type Handler struct {
 	base        string
 	challenge   string // the WWW-Authenticate value of every 401
 	log         *zap.Logger
+	events      Events // never nil: noEvents without Config.Events
 
 	sessions *Sessions    // nil when browser sessions are off
 	cors     *cors.Policy // nil without CORS
@@ -128,6 +132,10 @@ func New(cfg Config) (*Handler, error) {
 		challenge:   `Bearer realm="` + realm + `"`,
 		log:         cfg.Logger,
 		cors:        cfg.CORS,
+		events:      cfg.Events,
+	}
+	if h.events == nil {
+		h.events = noEvents{}
 	}
 	if h.clientIP == nil {
 		h.clientIP = remoteHost

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -35,24 +36,31 @@ func (s *Sessions) loginPage(w http.ResponseWriter, r *http.Request) {
 // session cookies and is sent on to next with 303 See Other (a GET, so a reload does not post
 // the password again).
 func (s *Sessions) login(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	outcome, answer := s.decideLogin(w, r)
+	// Counted before the answer goes out: a client holding its answer finds it counted.
+	s.h.events.Login(outcome, time.Since(start))
+	answer()
+}
+
+// decideLogin decides a login form post: its outcome (a Login* constant), and answer, which
+// writes the answer to w.
+func (s *Sessions) decideLogin(w http.ResponseWriter, r *http.Request) (outcome string, answer func()) {
 	h := s.h
 	d := LoginPageData{Action: h.base + session.LoginPath, Next: "/"}
 	if !s.FromSite(r) {
 		// Login CSRF: another site could otherwise sign the browser in as the attacker's account.
 		h.log.Debug("login refused", zap.String("reason", "cross-site request"), zap.String("client_ip", h.clientIP(r)))
 		d.Error = msgCrossSite
-		s.page(w, r, http.StatusForbidden, d)
-		return
+		return LoginCrossSite, func() { s.page(w, r, http.StatusForbidden, d) }
 	}
 	if session.Insecure(r) {
 		d.Error = msgInsecure
-		s.page(w, r, http.StatusBadRequest, d)
-		return
+		return LoginInsecure, func() { s.page(w, r, http.StatusBadRequest, d) }
 	}
 	ip := h.clientIP(r)
 	if p := h.allowFrom(r.Context(), ip); p != nil {
-		s.refused(w, r, d, p)
-		return
+		return loginOutcome(p), func() { s.refused(w, r, d, p) }
 	}
 	f, p := readFields(r)
 	if p == nil {
@@ -66,16 +74,16 @@ func (s *Sessions) login(w http.ResponseWriter, r *http.Request) {
 		if vals, p = f.charFields("username", "password"); p == nil {
 			access, refresh, p := h.authenticate(r.Context(), ip, vals[0], vals[1])
 			if p != nil {
-				s.refused(w, r, d, p)
-				return
+				return loginOutcome(p), func() { s.refused(w, r, d, p) }
 			}
-			s.cookies.Set(w, r, s.now(), access.Raw, access.Exp, refresh.Raw, refresh.Exp)
-			http.Redirect(w, r, d.Next, http.StatusSeeOther)
-			return
+			return LoginOK, func() {
+				s.cookies.Set(w, r, s.now(), access.Raw, access.Exp, refresh.Raw, refresh.Exp)
+				http.Redirect(w, r, d.Next, http.StatusSeeOther)
+			}
 		}
 	}
 	h.log.Debug("login refused", zap.String("reason", "bad request"), zap.String("client_ip", ip))
-	s.refused(w, r, d, p)
+	return loginOutcome(p), func() { s.refused(w, r, d, p) }
 }
 
 // refused shows the form again with what went wrong, in the status the JSON endpoint would
@@ -109,6 +117,7 @@ func (s *Sessions) logout(w http.ResponseWriter, r *http.Request) {
 	if !s.FromSite(r) {
 		// Logout CSRF: another site could otherwise end the user's session at will.
 		h.log.Debug("logout refused", zap.String("reason", "cross-site request"), zap.String("client_ip", h.clientIP(r)))
+		h.events.Logout(LogoutCrossSite)
 		s.page(w, r, http.StatusForbidden, LoginPageData{Action: h.base + session.LoginPath, Next: "/", Error: msgCrossSite})
 		return
 	}
@@ -120,16 +129,23 @@ func (s *Sessions) logout(w http.ResponseWriter, r *http.Request) {
 			next = session.SafeNext(v.text, h.base)
 		}
 	}
+	outcome := LogoutNoSession
 	if raw, ok := session.Value(r, s.cookies.Refresh); ok {
-		if t, p := h.check(r.Context(), "logout", raw, h.refreshTokens); p == nil {
-			if p := h.revoke(r.Context(), "logout", t); p != nil {
-				// The session could not be ended where it counts: say so, keep the cookies (a
-				// retry can still end it) and do not pretend the user is logged out.
-				s.page(w, r, p.status, LoginPageData{Action: h.base + session.LoginPath, Next: "/", Error: msgLogoutFailed})
-				return
-			}
+		t, p := h.check(r.Context(), "logout", raw, h.refreshTokens)
+		if p == nil {
+			p = h.revoke(r.Context(), "logout", t)
 		}
+		if p != nil && p.status == http.StatusServiceUnavailable {
+			// The session could not be checked or ended where it counts (the store is down):
+			// say so, keep the cookies (a retry can still end it) and do not pretend the user
+			// is logged out while the refresh token stays valid.
+			h.events.Logout(logoutOutcome(p))
+			s.page(w, r, p.status, LoginPageData{Action: h.base + session.LoginPath, Next: "/", Error: msgLogoutFailed})
+			return
+		}
+		outcome = logoutOutcome(p)
 	}
+	h.events.Logout(outcome)
 	s.cookies.Clear(w, r)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

@@ -110,17 +110,17 @@ func (s *Sessions) Renew(w http.ResponseWriter, r *http.Request, raw string) (st
 	h := s.h
 	ctx := r.Context()
 	t, p := h.check(ctx, "session", raw, h.refreshTokens)
-	if p != nil {
-		return "", s.ended(w, r, p)
-	}
 	var access, next mint.Token
-	if h.rotate {
+	switch {
+	case p != nil:
+	case h.rotate:
 		access, next, p = s.renewals.do(ctx, t.jti, s.now(), func() (mint.Token, mint.Token, *problem) {
 			return h.renew(ctx, "session", t, renewGrace)
 		})
-	} else {
+	default:
 		access, next, p = h.renew(ctx, "session", t, renewGrace)
 	}
+	h.events.Session(sessionOutcome(p))
 	if p != nil {
 		return "", s.ended(w, r, p)
 	}

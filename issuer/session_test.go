@@ -282,6 +282,14 @@ func TestLogoutStorageDown(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable || len(w.Header().Values("Set-Cookie")) != 0 || !strings.Contains(w.Body.String(), "still signed in") {
 		t.Fatalf("logout with storage down: %d %q", w.Code, w.Header().Values("Set-Cookie"))
 	}
+	// Down altogether, the refresh cookie cannot even be checked: the same answer, not a
+	// logout that clears the cookies and leaves the token valid.
+	f.storage.down.Store(true)
+	w = f.browser(http.MethodPost, "/api/token/logout", "", refresh)
+	if w.Code != http.StatusServiceUnavailable || len(w.Header().Values("Set-Cookie")) != 0 || !strings.Contains(w.Body.String(), "still signed in") {
+		t.Fatalf("logout with storage unreadable: %d %q", w.Code, w.Header().Values("Set-Cookie"))
+	}
+	f.storage.down.Store(false)
 	f.storage.readOnly.Store(false)
 	if w := f.browser(http.MethodPost, "/api/token/logout", "", refresh); w.Code != http.StatusSeeOther {
 		t.Fatalf("logout once storage is back: %d", w.Code)
