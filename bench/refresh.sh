@@ -43,12 +43,23 @@ go build -o bin/refresh-load ./bench/refresh
 
 tmp=$(mktemp -d)
 pids=()
+# cleanup stops every process the script started and removes $tmp; when the script fails, it
+# first prints the last lines of each log there (Caddy's, redis-server's), which go with $tmp.
 cleanup() {
+	local status=$? f
+	if ((status != 0)); then
+		for f in "$tmp"/*.log; do
+			[[ -s $f ]] || continue
+			printf '\nlast lines of %s:\n' "${f##*/}" >&2
+			tail -n 5 "$f" >&2
+		done
+	fi
 	for p in "${pids[@]}"; do
 		kill "$p" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
+	exit "$status"
 }
 trap cleanup EXIT
 
@@ -58,7 +69,7 @@ wait_port() {
 		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
 		sleep 0.1
 	done
-	die "nothing listens on 127.0.0.1:$1; see $tmp/*.log"
+	die "nothing listens on 127.0.0.1:$1"
 }
 
 # caddy_up <name> <storage dir> <redis prefix or ""> : starts one Caddy (with store redis when a
@@ -110,9 +121,18 @@ redis_up() {
 	wait_port "$redis_port"
 }
 
-run_load() { # targets
-	taskset -c "$CLIENT_CPU" bin/refresh-load -targets "$1" -sessions "$SESSIONS" \
-		-duration "${DURATION}s" -warmup "${WARMUP}s" || die "refreshes failed; see $tmp/*.log"
+# run_load <targets> sets rate, p50 and p99. It runs in the script's own shell, not in a
+# subshell, so that its die ends the script: the load prints its figures even when it then exits
+# non-zero, and a table row of a failed run would look like a measurement.
+rate="" p50="" p99=""
+run_load() {
+	local out
+	if ! out=$(taskset -c "$CLIENT_CPU" bin/refresh-load -targets "$1" -sessions "$SESSIONS" \
+		-duration "${DURATION}s" -warmup "${WARMUP}s"); then
+		die "refreshes failed on $1 (the load's first error is above)"
+	fi
+	read -r rate p50 p99 <<<"$out"
+	[[ -n $p99 ]] || die "the load printed no figures: $out"
 }
 
 printf '| setup | refreshes/s | p50 ms | p99 ms |\n|---|---|---|---|\n'
@@ -145,7 +165,7 @@ for sc in $SCENARIOS; do
 	*) die "unknown scenario $sc" ;;
 	esac
 	log "$sc: $SESSIONS sessions for ${DURATION}s on $targets"
-	read -r rate p50 p99 < <(run_load "$targets")
+	run_load "$targets"
 	printf '| %s | %s | %s | %s |\n' "$label" "$rate" "$p50" "$p99"
 done
 printf '\n%s sessions, %s s measured after %s s, Caddy and redis-server on CPU %s, the load on CPU %s; %s; load before: %s\n' \

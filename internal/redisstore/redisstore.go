@@ -68,9 +68,19 @@ func Open(cfg Config) (*Store, error) {
 	return &Store{client: client, prefix: "{" + prefix + "}:", log: log}, nil
 }
 
-// newClient makes the client of a URL with go-redis's own parsers (one server, Sentinel or
-// Cluster), after the cleartext rule. Its errors never repeat the URL, which may hold a password.
+// newClient makes the client of a URL (see clientOf).
 func newClient(raw string) (redis.UniversalClient, error) {
+	mk, err := clientOf(raw)
+	if err != nil {
+		return nil, err
+	}
+	return mk(), nil
+}
+
+// clientOf checks a URL with go-redis's own parsers (one server, Sentinel or Cluster), after the
+// cleartext rule, and returns what makes its client: checking a URL starts no client. Its
+// errors never repeat the URL, which may hold a password.
+func clientOf(raw string) (func() redis.UniversalClient, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" {
 		return nil, errors.New("the redis URL must look like redis://127.0.0.1:6379/0 or rediss://user:password@host:6380/0")
@@ -109,21 +119,21 @@ func newClient(raw string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("the redis Sentinel URL does not parse: %s", scrub(err, u))
 		}
 		retries(&o.MaxRetries, &o.MaxRetryBackoff)
-		return redis.NewFailoverClient(o), nil
+		return func() redis.UniversalClient { return redis.NewFailoverClient(o) }, nil
 	case q.Has("addr"):
 		o, err := redis.ParseClusterURL(raw)
 		if err != nil {
 			return nil, fmt.Errorf("the redis Cluster URL does not parse: %s", scrub(err, u))
 		}
 		retries(&o.MaxRetries, &o.MaxRetryBackoff)
-		return redis.NewClusterClient(o), nil
+		return func() redis.UniversalClient { return redis.NewClusterClient(o) }, nil
 	}
 	o, err := redis.ParseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("the redis URL does not parse: %s", scrub(err, u))
 	}
 	retries(&o.MaxRetries, &o.MaxRetryBackoff)
-	return redis.NewClient(o), nil
+	return func() redis.UniversalClient { return redis.NewClient(o) }, nil
 }
 
 // scrub is err's text with u's password taken out.
@@ -181,9 +191,6 @@ func (s *Store) observe(err error) error {
 
 // CheckURL checks a URL as Open would, without making a client.
 func CheckURL(raw string) error {
-	c, err := newClient(raw)
-	if err != nil {
-		return err
-	}
-	return c.Close()
+	_, err := clientOf(raw)
+	return err
 }
