@@ -2,8 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -193,174 +190,25 @@ func startRedisInstances(t *testing.T, r *redisServer) (a, b *caddyServer) {
 	}
 	a = instA.start(t, redisSite(r))
 	b = instB.start(t, redisSite(r))
-	jwksA, jwksB := get(t, a.URL+"/api/token/jwks.json"), get(t, b.URL+"/api/token/jwks.json")
-	expect(t, "A's jwks.json", jwksA, http.StatusOK, "")
-	expect(t, "B's jwks.json", jwksB, http.StatusOK, "")
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal([]byte(jwksA.Body), &set); err != nil || len(set.Keys) == 0 {
-		t.Fatalf("A's jwks.json %s: no keys (%v)", jwksA.Body, err)
-	}
-	if jwksA.Body != jwksB.Body {
-		t.Fatalf("the instances publish different keys although they share a Redis store:\nA %s\nB %s", jwksA.Body, jwksB.Body)
-	}
+	sameKeys(t, a, b)
 	return a, b
 }
 
-// hello checks that tok is accepted on srv's /api/hello as alice's (user id 1).
-func hello(t *testing.T, step string, srv *caddyServer, tok string) {
-	t.Helper()
-	expect(t, step, get(t, srv.URL+"/api/hello", bearer(tok)), http.StatusOK, "hello 1")
-}
-
 // TestRedisSessionAcrossInstances: a user whose requests a load balancer spreads over two
-// instances that share nothing but a Redis store keeps one session: logged in on A, the access
-// token works on B; refreshed on B, the new one works on A; logged out on A, the refresh token
-// is refused on B; and the refresh token rotated out on B is refused when replayed there.
+// instances that share nothing but a Redis store keeps one session (see
+// sessionAcrossInstances).
 func TestRedisSessionAcrossInstances(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
-	a, b := startRedisInstances(t, r)
-
-	access1, refresh1 := tokens(t, postJSON(t, a.URL+"/api/token/", credentials("alice", "alice-pw")))
-	hello(t, "A's access token on B", b, access1)
-
-	access2, refresh2 := tokens(t, postJSON(t, b.URL+"/api/token/refresh/", tokenField("refresh", refresh1)))
-	if refresh2 == "" || refresh2 == refresh1 {
-		t.Fatal("the refresh on B did not rotate the refresh token")
-	}
-	hello(t, "B's refreshed access token on A", a, access2)
-
-	expect(t, "logout on A", postJSON(t, a.URL+"/api/token/blacklist/", tokenField("refresh", refresh2)),
-		http.StatusOK, "{}")
-	expect(t, "refresh on B after the logout on A", postJSON(t, b.URL+"/api/token/refresh/", tokenField("refresh", refresh2)),
-		http.StatusUnauthorized, bodyBlacklisted)
-	expect(t, "verify on B of the token logged out on A", postJSON(t, b.URL+"/api/token/verify/", tokenField("token", refresh2)),
-		http.StatusUnauthorized, bodyBlacklisted)
-	expect(t, "replay on B of the refresh token rotated out on B", postJSON(t, b.URL+"/api/token/refresh/", tokenField("refresh", refresh1)),
-		http.StatusUnauthorized, bodyBlacklisted)
-	expect(t, "replay on A of the refresh token rotated out on B", postJSON(t, a.URL+"/api/token/refresh/", tokenField("refresh", refresh1)),
-		http.StatusUnauthorized, bodyBlacklisted)
-
-	// Neither instance logged a token (or its signature).
-	for name, srv := range map[string]*caddyServer{"A": a, "B": b} {
-		log := srv.logText(t)
-		for _, tok := range []string{access1, refresh1, access2, refresh2} {
-			if strings.Contains(log, tok) || strings.Contains(log, tok[strings.LastIndex(tok, ".")+1:]) {
-				t.Errorf("instance %s logged a token (or its signature)", name)
-			}
-		}
-	}
+	a, b := startRedisInstances(t, startRedis(t))
+	sessionAcrossInstances(t, a, b)
 }
 
-// TestRedisConcurrentRefreshOneWinner: one refresh token sent 64 times at once, half to each of
-// two instances sharing a Redis store (a stolen token raced against its owner's): exactly one
-// refresh succeeds across both processes, the 63 others are refused as blacklisted, the reuse
-// revokes the family, so the winner's new refresh token is refused by both, and the reuse is
-// logged.
+// TestRedisConcurrentRefreshOneWinner: of 64 concurrent refreshes of one token over two
+// instances sharing a Redis store, exactly one wins (see oneRefreshWins).
 func TestRedisConcurrentRefreshOneWinner(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
-	a, b := startRedisInstances(t, r)
-	_, refresh := tokens(t, postJSON(t, a.URL+"/api/token/", credentials("alice", "alice-pw")))
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	transport := &http.Transport{MaxIdleConnsPerHost: 64}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
-	send := func(url string) (response, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(tokenField("refresh", refresh)))
-		if err != nil {
-			return response{}, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return response{}, err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		return response{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}, err
-	}
-
-	const n = 64
-	var (
-		ready, done sync.WaitGroup
-		start       = make(chan struct{})
-		results     = make([]response, n)
-		errs        = make([]error, n)
-		instance    = func(i int) (*caddyServer, string) {
-			if i%2 == 0 {
-				return a, "A"
-			}
-			return b, "B"
-		}
-	)
-	for i := range n {
-		ready.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			srv, _ := instance(i)
-			ready.Done()
-			<-start
-			results[i], errs[i] = send(srv.URL + "/api/token/refresh/")
-		}()
-	}
-	ready.Wait()
-	began := time.Now()
-	close(start)
-	done.Wait()
-	t.Logf("%d concurrent refreshes across two instances took %s", n, time.Since(began).Round(time.Millisecond))
-
-	winner, refused := -1, 0
-	for i, res := range results {
-		_, name := instance(i)
-		switch {
-		case errs[i] != nil:
-			t.Errorf("refresh %d (on %s): %v", i, name, errs[i])
-		case res.Status == http.StatusOK:
-			if winner >= 0 {
-				t.Errorf("refresh %d (on %s) succeeded as well as refresh %d", i, name, winner)
-				continue
-			}
-			winner = i
-			t.Logf("the winning refresh was sent to instance %s", name)
-		case res.Status == http.StatusUnauthorized && res.Body == bodyBlacklisted:
-			refused++
-		default:
-			t.Errorf("losing refresh %d (on %s) answered %d %s, want 401 %s", i, name, res.Status, res.Body, bodyBlacklisted)
-		}
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
-	if winner < 0 {
-		t.Fatalf("none of %d concurrent refreshes succeeded, want exactly 1", n)
-	}
-	if refused != n-1 {
-		t.Fatalf("%d refreshes refused as blacklisted, want %d", refused, n-1)
-	}
-	_, next := tokens(t, results[winner])
-	if next == "" || next == refresh {
-		t.Fatal("the winning refresh did not rotate the refresh token")
-	}
-	for name, srv := range map[string]*caddyServer{"A": a, "B": b} {
-		expect(t, fmt.Sprintf("the winner's refresh token on %s after the reuse", name),
-			postJSON(t, srv.URL+"/api/token/refresh/", tokenField("refresh", next)),
-			http.StatusUnauthorized, bodyBlacklisted)
-	}
-	// The first loser to reach Redis after the winner always finds the token used (the family is
-	// revoked only by a reuse, so its check passed): at least one reuse, on one instance or the
-	// other; later losers may instead find the family revoked already.
-	const reuse = "refresh token reuse detected"
-	countA, countB := strings.Count(a.logText(t), reuse), strings.Count(b.logText(t), reuse)
-	t.Logf("reuse logged %d times on A, %d on B", countA, countB)
-	if countA+countB == 0 {
-		t.Errorf("neither instance logged %q", reuse)
-	}
+	a, b := startRedisInstances(t, startRedis(t))
+	oneRefreshWins(t, a, b, 30*time.Second)
 }
 
 // TestRedisLoginStormLimitedAsOne: wrong passwords for alice from one client address, sent in
