@@ -29,8 +29,7 @@ type issuerCore struct {
 	users                         users.Authenticator
 	ring                          *mint.Ring
 	minter                        *mint.Minter
-	state                         *issuerState
-	store                         revocations
+	state                         *issuerState // the revocations, limits and key ring storage
 	ipLimit, userIPLimit, userLim issuer.Limit
 	session                       *issuer.SessionConfig
 	cors                          *cors.Policy
@@ -79,7 +78,6 @@ func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *Issu
 	}, c.ring); err != nil {
 		return nil, err
 	}
-	c.store = c.state.revocations
 	if ll := cfg.LoginLimit; ll == nil || !ll.Off {
 		n, per := defaultLoginAttempts, defaultLoginWindow
 		if ll != nil && ll.Attempts > 0 {
@@ -115,7 +113,7 @@ func (c *issuerCore) handlerConfig(base string, logger *zap.Logger) issuer.Confi
 		Users:         c.users,
 		Ring:          c.ring,
 		Minter:        c.minter,
-		Store:         c.store,
+		Store:         c.state.revocations,
 		RotateRefresh: c.cfg.RotateRefresh,
 		Issuer:        c.cfg.Issuer,
 		Audience:      c.cfg.Audiences,
@@ -138,7 +136,7 @@ func (c *issuerCore) maintain(ctx context.Context) {
 	if err := c.ring.Maintain(ctx); err != nil && ctx.Err() == nil {
 		c.logger.Error("signing key maintenance failed", zap.String("issuer", c.name), zap.Error(err))
 	}
-	if n, err := c.store.Purge(ctx); err != nil && ctx.Err() == nil {
+	if n, err := c.state.revocations.Purge(ctx); err != nil && ctx.Err() == nil {
 		c.logger.Error("purging expired revocations failed", zap.String("issuer", c.name), zap.Error(err))
 	} else if n > 0 {
 		c.logger.Debug("purged expired revocations", zap.String("issuer", c.name), zap.Int("entries", n))

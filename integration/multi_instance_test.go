@@ -11,18 +11,7 @@ import (
 // replicaSite is the site body of both replicas: one issuer at /api/token/ (a generated ES256
 // key kept in the storage, refresh rotation on, no login throttling) and /api/* behind a
 // jwt_auth that trusts it.
-const replicaSite = `
-	jwt_issuer /api/token/* {
-		user alice ` + aliceHash + ` {
-			claim user_id 1
-		}
-		rotate_refresh
-		login_limit off
-	}
-	handle /api/* {
-		jwt_auth
-		respond "hello {http.auth.user.id}"
-	}`
+var replicaSite = rotatingSite("login_limit off")
 
 // startReplicas runs two Caddy processes with replicaSite, as two replicas behind a load
 // balancer are: each has its own HTTP and admin port, and both use one file_system storage

@@ -164,19 +164,7 @@ func (r *redisServer) stop(t *testing.T) {
 // redisSite is the site body of both instances: one issuer at /api/token/ with refresh rotation
 // and login_limit 5 per 1m, its state in r, and /api/* behind a key-less jwt_auth that trusts it.
 func redisSite(r *redisServer) string {
-	return `
-	jwt_issuer /api/token/* {
-		user alice ` + aliceHash + ` {
-			claim user_id 1
-		}
-		rotate_refresh
-		login_limit 5 per 1m
-		store redis ` + r.url() + `
-	}
-	handle /api/* {
-		jwt_auth
-		respond "hello {http.auth.user.id}"
-	}`
+	return rotatingSite("login_limit 5 per 1m", "store redis "+r.url())
 }
 
 // startRedisInstances runs two Caddy processes with redisSite, each with its own storage

@@ -18,19 +18,7 @@ import (
 // default 20 a minute allows) plus a route that makes each reload's config differ (Caddy skips
 // loading an unchanged one).
 func reloadSite(i int) string {
-	return `
-	jwt_issuer /api/token/* {
-		user alice ` + aliceHash + ` {
-			claim user_id 1
-		}
-		rotate_refresh
-		login_limit off
-	}
-	handle /api/* {
-		jwt_auth
-		respond "hello {http.auth.user.id}"
-	}
-	respond /reload-` + strconv.Itoa(i) + ` 204`
+	return rotatingSite("login_limit off") + "\n\trespond /reload-" + strconv.Itoa(i) + " 204"
 }
 
 // loadClient sends the requests of the load over kept-alive connections, as browsers and API

@@ -15,6 +15,24 @@ import (
 // The stories two instances of one issuer must tell alike, whatever they share (one storage
 // folder, or one Redis): multi_instance_test.go and redis_test.go run them on each setup.
 
+// rotatingSite is the site body these tests (and the reload tests) run: alice (user id 1) at an
+// issuer at /api/token/ with refresh rotation and the issuer settings in extra (one per line),
+// and /api/* behind a key-less jwt_auth that trusts it.
+func rotatingSite(extra ...string) string {
+	return `
+	jwt_issuer /api/token/* {
+		user alice ` + aliceHash + ` {
+			claim user_id 1
+		}
+		rotate_refresh
+		` + strings.Join(extra, "\n\t\t") + `
+	}
+	handle /api/* {
+		jwt_auth
+		respond "hello {http.auth.user.id}"
+	}`
+}
+
 // sameKeys fails the test unless a and b publish one and the same non-empty JWK Set.
 func sameKeys(t *testing.T, a, b *caddyServer) {
 	t.Helper()
