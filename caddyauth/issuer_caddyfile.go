@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/gatehouse-dev/gatehouse/internal/claimvalue"
+	"github.com/gatehouse-dev/gatehouse/internal/redisstore"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 )
 
@@ -552,7 +553,7 @@ func parseStore(d *caddyfile.Dispenser) (*IssuerStore, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch name := d.Val(); name {
 		case "prefix":
-			v, err := opts.single(name, checkStorePrefix)
+			v, err := opts.single(name, redisstore.CheckPrefix)
 			if err != nil {
 				return nil, err
 			}

@@ -126,13 +126,5 @@ func checkStore(s *IssuerStore) error {
 			return fmt.Errorf("store redis: %w", err)
 		}
 	}
-	return checkStorePrefix(s.Prefix)
-}
-
-// checkStorePrefix checks a store's key prefix ("" for the default).
-func checkStorePrefix(p string) error {
-	if strings.ContainsAny(p, "{} \t") {
-		return fmt.Errorf("store prefix %q must not contain braces or spaces", p)
-	}
-	return nil
+	return redisstore.CheckPrefix(s.Prefix)
 }

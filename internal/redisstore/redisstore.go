@@ -58,8 +58,8 @@ func Open(cfg Config) (*Store, error) {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	if strings.ContainsAny(prefix, "{}") || strings.TrimSpace(prefix) != prefix {
-		return nil, fmt.Errorf("redis prefix %q must not contain braces or surrounding spaces", prefix)
+	if err := CheckPrefix(prefix); err != nil {
+		return nil, err
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -187,6 +187,15 @@ func (s *Store) observe(err error) error {
 			zap.Error(err))
 	}
 	return err
+}
+
+// CheckPrefix checks a key prefix: the braces of the hash tag are the package's, and a space
+// would make a key some tools split.
+func CheckPrefix(p string) error {
+	if strings.ContainsAny(p, "{} \t") {
+		return fmt.Errorf("store prefix %q must not contain braces or spaces", p)
+	}
+	return nil
 }
 
 // CheckURL checks a URL as Open would, without making a client.
