@@ -22,8 +22,10 @@ mode 0600 (readable by its owner only). The public key is printed as a JWK
 Set on stdout, or written to --jwks; --public also writes it as SPKI PEM.
 The key id (kid) is the key's RFC 7638 thumbprint, as jwt_issuer's keys have.
 
-The private key fits jwt_issuer's "signing_key file <private.pem>"; the JWK
-Set fits jwt_auth's jwks_file, the public PEM its public_key.
+The private key fits jwt_issuer's "signing_key file <private.pem>", which signs
+with the key type's algorithm: EdDSA, ES256/384/512 by curve, RS256 for any
+RSA key (so use RS256 there; a PS* or RS384/512 key is for other signers).
+The JWK Set fits jwt_auth's jwks_file, the public PEM its public_key.
 
 --alg
     EdDSA (Ed25519), ES256 (P-256, default), ES384 (P-384), ES512 (P-521),
@@ -121,7 +123,12 @@ func cmdKeygen(fs caddycmd.Flags, sio stdio) (int, error) {
 	if out == "-" {
 		where = "stdout"
 	}
-	fmt.Fprintf(sio.err, "wrote a %s private key to %s; kid %s\n", s.Alg, where, s.Kid)
+	fmt.Fprintf(sio.err, "wrote the %s private key to %s; kid %s\n", s.Alg, where, s.Kid)
+	if strings.HasPrefix(s.Alg, "PS") || s.Alg == "RS384" || s.Alg == "RS512" {
+		// jwt_issuer's signing_key file signs with a key type's first algorithm, RS256 for RSA.
+		fmt.Fprintf(sio.err, "note: jwt_issuer's signing_key file signs RS256 with an RSA key, and this JWK Set allows %s only; "+
+			"for jwt_issuer, generate --alg RS256 (or an EdDSA or ECDSA key)\n", s.Alg)
+	}
 	if publicFile != "" {
 		fmt.Fprintf(sio.err, "wrote the public key to %s\n", publicFile)
 	}
