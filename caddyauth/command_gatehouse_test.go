@@ -367,7 +367,8 @@ func TestRevokeCommand(t *testing.T) {
 	ctx := context.Background()
 
 	r := run("", "--issuer", "shop", "--user", "alice")
-	if r.e != nil || !strings.Contains(r.out, `issuer shop: revoked the sessions of user "alice"`) {
+	if r.e != nil || !strings.Contains(r.out, `issuer shop: revoked the sessions of user "alice"`) ||
+		!strings.Contains(r.err, "note: access tokens already issued stay valid until they expire (access_ttl 5m0s)") {
 		t.Fatalf("--user: %v\n%s", r.e, r.all())
 	}
 	if err := store("shop").CheckUser(ctx, "alice", now.Add(-time.Second)); !errors.Is(err, revoke.ErrUserRevoked) {

@@ -135,6 +135,13 @@ func cmdRevoke(fs caddycmd.Flags, sio stdio, now time.Time) (int, error) {
 	if tokenExp.After(until) {
 		until = tokenExp
 	}
+	access := time.Duration(cfg.AccessTTL)
+	if access == 0 {
+		access = defaultAccessTTL
+	}
+	note := func() {
+		fmt.Fprintf(sio.err, "note: access tokens already issued stay valid until they expire (access_ttl %s)\n", access)
+	}
 	rctx, rcancel := context.WithTimeout(ctx, provisionTimeout)
 	defer rcancel()
 	if user != "" {
@@ -143,12 +150,14 @@ func cmdRevoke(fs caddycmd.Flags, sio stdio, now time.Time) (int, error) {
 		}
 		fmt.Fprintf(sio.out, "issuer %s: revoked the sessions of user %q: its refresh tokens issued until %s are refused\n",
 			name, user, now.UTC().Format("2006-01-02 15:04:05 UTC"))
+		note()
 		return caddy.ExitCodeSuccess, nil
 	}
 	if err := st.revocations.RevokeFamily(rctx, family, until); err != nil {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("issuer %s: %w", name, err)
 	}
 	fmt.Fprintf(sio.out, "issuer %s: revoked refresh token family %s\n", name, family)
+	note()
 	return caddy.ExitCodeSuccess, nil
 }
 
