@@ -301,7 +301,7 @@ func oneHeader(r *http.Request, name string) (string, error) {
 	vs := r.Header[name]
 	switch {
 	case len(vs) == 0 || vs[0] == "":
-		return "", fmt.Errorf("%s is missing; see the proxy configurations in the README", name)
+		return "", fmt.Errorf("%s is missing; see the proxy configurations in docs/forward-auth.md", name)
 	case len(vs) > 1:
 		return "", fmt.Errorf("%s is sent more than once", name)
 	}
