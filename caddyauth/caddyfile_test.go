@@ -447,9 +447,9 @@ func TestProvisionErrorsAtDirective(t *testing.T) {
 		body string // the lines inside jwt_auth { }, the directive being on Caddyfile line 3
 		want string
 	}{
-		{"unset secret variable", "secret {env.GATEHOUSE_TEST_UNSET_SECRET}", "secret: "},
+		{"unset secret variable", "secret {env.GATEHOUSE_TEST_UNSET_SECRET}", "secret {env.GATEHOUSE_TEST_UNSET_SECRET}: the environment variable GATEHOUSE_TEST_UNSET_SECRET is not set"},
 		{"short secret from env", "secret {env.GATEHOUSE_TEST_SHORT}", "HMAC needs at least 32"},
-		{"missing secret file", "secret {file." + dir + "/none}", "set the environment variable or create the file it names"},
+		{"missing secret file", "secret {file." + dir + "/none}", "secret {file." + dir + "/none}: the file " + dir + "/none cannot be read: no such file or directory"},
 		{"unreadable PEM", "public_key " + missing, "public_key " + missing + ": cannot read the file: no such file or directory"},
 		{"malformed PEM", "public_key " + junkPEM, "public_key " + junkPEM + ": not a PEM file"},
 		{"private key PEM", "public_key " + privPEM, "supply the public key instead"},
