@@ -408,7 +408,7 @@ func (st *appState) check(t trust, source string, logger *zap.Logger) error {
 		scope = "named " + strings.Join(t.names, ", ")
 	}
 	if t.keys && !b.found {
-		logger.Warn(at+"jwt_auth has no key settings and no jwt_issuer is loaded "+scope+"; "+
+		logger.Warn(at + "jwt_auth has no key settings and no jwt_issuer is loaded " + scope + "; " +
 			"tokens are refused (no_keys_loaded) until one is: add a jwt_issuer to the site, name one with issuer_name, or set secret, public_key, jwks_file or jwks_url")
 	}
 	if t.session != "" && b.sessions == nil {
