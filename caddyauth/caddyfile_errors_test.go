@@ -164,3 +164,24 @@ func TestStartMessagesAtDirective(t *testing.T) {
 		t.Errorf("error\n%v\nwant\n%s", err, want)
 	}
 }
+
+// TestValidateErrorsAtDirective: Validate's errors, for a configuration adapted from a
+// Caddyfile and edited as JSON, start with the directive's file:line, as Provision's do.
+func TestValidateErrorsAtDirective(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"jwt_auth", (&JWTAuth{Source: "Caddyfile:5", MaxTokenSize: 1}).Validate(),
+			"Caddyfile:5: max_token_size 1 is out of range; use a number of bytes from 256 to 1048576 (default 8192)"},
+		{"jwt_issuer", (&JWTIssuer{IssuerConfig: IssuerConfig{Source: "Caddyfile:9"}}).Validate(),
+			"Caddyfile:9: jwt_issuer needs users: set users_file, user or credentials_url"},
+		{"jwt_forward_auth", (&ForwardAuth{JWTAuth: JWTAuth{Source: "Caddyfile:2"}, ForwardedHeaders: "x-real"}).Validate(),
+			`Caddyfile:2: forwarded_headers "x-real" must be x-forwarded (Traefik, Caddy, HAProxy) or x-original (nginx)`},
+	} {
+		if tt.err == nil || tt.err.Error() != tt.want {
+			t.Errorf("%s: error\n%v\nwant\n%s", tt.name, tt.err, tt.want)
+		}
+	}
+}

@@ -115,7 +115,7 @@ func (ForwardAuth) CaddyModule() caddy.ModuleInfo {
 // Provision checks the forward-auth settings and provisions the jwt_auth inside.
 func (f *ForwardAuth) Provision(ctx caddy.Context) error {
 	if err := f.validateForward(); err != nil {
-		return err
+		return withSource(f.Source, err)
 	}
 	if f.ForwardedHeaders == "" {
 		f.ForwardedHeaders = forwardedX
@@ -130,7 +130,7 @@ func (f *ForwardAuth) Provision(ctx caddy.Context) error {
 // Validate checks the configuration.
 func (f *ForwardAuth) Validate() error {
 	if err := f.validateForward(); err != nil {
-		return err
+		return withSource(f.Source, err)
 	}
 	return f.JWTAuth.Validate()
 }
