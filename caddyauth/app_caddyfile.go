@@ -35,7 +35,7 @@ func parseGatehouseOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	for d.Next() {
 		opts := newOptionBlock(d, "gatehouse")
 		if d.NextArg() {
-			return nil, d.ArgErr()
+			return nil, d.Errf("gatehouse takes no value, only a block, e.g. gatehouse { issuer home { users_file /etc/caddy/users } }; %s", gotValues(1+d.CountRemainingArgs()))
 		}
 		for opts.next() {
 			switch d.Val() {

@@ -87,7 +87,7 @@ func (j *JWTAuth) unmarshalBlock(d *caddyfile.Dispenser, block string) error {
 	opts := newOptionBlock(d, block)
 	once := opts.once
 	if d.NextArg() {
-		return d.ArgErr()
+		return d.Errf("%s takes at most a matcher before its block, e.g. %s /api/* { secret {env.JWT_SECRET} }; %s", block, block, gotValues(1+d.CountRemainingArgs()))
 	}
 
 	for opts.next() {

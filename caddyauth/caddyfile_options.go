@@ -102,17 +102,22 @@ func (o *optionBlock) argErr() error {
 // takesErr is the error, at d's line, of option name of block given n values: what the option
 // takes, from optionTable.
 func takesErr(d *caddyfile.Dispenser, block, name string, n int) error {
-	got := "got no value"
-	switch {
-	case n == 1:
-		got = "got 1 value"
-	case n > 1:
-		got = fmt.Sprintf("got %d values", n)
-	}
+	got := gotValues(n)
 	if opt, ok := lookupOption(block, name); ok {
 		return d.Errf("%s; %s", opt.takes(), got)
 	}
 	return d.Errf("%s: wrong number of values (%s)", name, got)
+}
+
+// gotValues says how many values were given: "got no value", "got 1 value", "got 2 values".
+func gotValues(n int) string {
+	switch n {
+	case 0:
+		return "got no value"
+	case 1:
+		return "got 1 value"
+	}
+	return fmt.Sprintf("got %d values", n)
 }
 
 // unknown refuses the current token as an option of the block, naming the nearest valid one

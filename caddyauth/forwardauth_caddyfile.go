@@ -40,7 +40,7 @@ func (f *ForwardAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	head := d.Token()
 	opts := newOptionBlock(d, "jwt_forward_auth")
 	if d.NextArg() {
-		return d.ArgErr()
+		return d.Errf("jwt_forward_auth takes at most a matcher before its block, e.g. jwt_forward_auth /auth* { secret {env.JWT_SECRET} }; %s", gotValues(1+d.CountRemainingArgs()))
 	}
 	// The options of jwt_auth, as tokens for its parser; this handler's own are taken out.
 	var rest []caddyfile.Token
@@ -100,7 +100,7 @@ func parseForwardRoute(d *caddyfile.Dispenser) (ForwardRoute, error) {
 	}
 	target = d.Val()
 	if n := d.CountRemainingArgs(); n > 0 {
-		return ForwardRoute{}, d.Errf("route takes a host and optionally a path, e.g. route git.home.example/admin; got %d values", n+1)
+		return ForwardRoute{}, d.Errf("route takes a host and optionally a path, e.g. route git.home.example/admin; %s", gotValues(n+1))
 	}
 	var rt ForwardRoute
 	rt.Host = target

@@ -135,7 +135,7 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("%v", err)
 		}
 		if d.NextArg() {
-			return d.ArgErr()
+			return d.Errf("jwt_issuer takes at most a matcher and a name before its block, e.g. jwt_issuer /api/token/* shop; %s after the matcher", gotValues(2+d.CountRemainingArgs()))
 		}
 	}
 
@@ -421,7 +421,7 @@ func parseSigningKey(d *caddyfile.Dispenser) (*SigningKey, error) {
 	switch args[0] {
 	case keyAuto:
 		if len(args) > 2 {
-			return nil, d.Errf("signing_key auto takes at most the algorithm, e.g. signing_key auto EdDSA; got %d values", len(args)-1)
+			return nil, d.Errf("signing_key auto takes at most the algorithm, e.g. signing_key auto EdDSA; %s", gotValues(len(args)-1))
 		}
 		if len(args) == 2 {
 			sk.Alg = args[1]
@@ -548,7 +548,7 @@ func parseStore(d *caddyfile.Dispenser) (*IssuerStore, error) {
 		return nil, d.Err("store takes a backend and its address: store redis <url>, e.g. store redis redis://127.0.0.1:6379/0")
 	}
 	if n := d.CountRemainingArgs(); n > 0 {
-		return nil, d.Errf("store takes a backend and its address: store redis <url>, e.g. store redis redis://127.0.0.1:6379/0; got %d values", n+2)
+		return nil, d.Errf("store takes a backend and its address: store redis <url>, e.g. store redis redis://127.0.0.1:6379/0; %s", gotValues(n+2))
 	}
 	st := &IssuerStore{Redis: u}
 	for opts.next() {

@@ -370,7 +370,7 @@ func TestAdaptIssuerErrors(t *testing.T) {
 		{"base_path slash", "", user + "base_path /api/", 4, "must be a clean absolute path"},
 		{"realm quote", "", user + "realm \"a\\\"b\"", 4, "must be printable ASCII without quotes"},
 		{"unknown option", "", user + "rotate_tokens", 4, "unrecognized jwt_issuer option 'rotate_tokens'"},
-		{"argument", "", "", 2, "wrong argument count"},
+		{"argument", "", "", 2, "jwt_issuer takes at most a matcher and a name before its block, e.g. jwt_issuer /api/token/* shop; got 2 values after the matcher"},
 		{"name argument", "", "", 2, `name "Shop" must be 1 to 64 lowercase letters`},
 		{"wildcard matcher path", "/api/*/token", user, 2, `cannot take base_path from the path matcher "/api/*/token"`},
 	}
