@@ -115,7 +115,7 @@ func (ForwardAuth) CaddyModule() caddy.ModuleInfo {
 // Provision checks the forward-auth settings and provisions the jwt_auth inside.
 func (f *ForwardAuth) Provision(ctx caddy.Context) error {
 	if err := f.validateForward(); err != nil {
-		return err
+		return withSource(f.Source, err)
 	}
 	if f.ForwardedHeaders == "" {
 		f.ForwardedHeaders = forwardedX
@@ -130,7 +130,7 @@ func (f *ForwardAuth) Provision(ctx caddy.Context) error {
 // Validate checks the configuration.
 func (f *ForwardAuth) Validate() error {
 	if err := f.validateForward(); err != nil {
-		return err
+		return withSource(f.Source, err)
 	}
 	return f.JWTAuth.Validate()
 }
@@ -145,20 +145,36 @@ func (f *ForwardAuth) validateForward() error {
 			return fmt.Errorf("jwt_forward_auth cannot read from_query %s: the proxy would send the URL with the token on to the app; send it in a header", s.Name)
 		}
 	}
-	switch f.ForwardedHeaders {
-	case "", forwardedX, forwardedOriginal:
-	default:
-		return fmt.Errorf("forwarded_headers %q must be x-forwarded (Traefik, Caddy, HAProxy) or x-original (nginx)", f.ForwardedHeaders)
+	if err := checkForwardedHeaders(f.ForwardedHeaders); err != nil {
+		return err
 	}
-	if f.UserHeader != "" {
-		if err := checkForward(ForwardClaim{Claim: "user id", Header: f.UserHeader}, f.Sources); err != nil {
-			return fmt.Errorf("user_header: %w", err)
-		}
+	if err := f.checkUserHeader(); err != nil {
+		return err
 	}
 	for _, rt := range f.Routes {
 		if err := checkForwardRoute(rt); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkForwardedHeaders checks the forwarded_headers setting ("" for the default).
+func checkForwardedHeaders(v string) error {
+	switch v {
+	case "", forwardedX, forwardedOriginal:
+		return nil
+	}
+	return fmt.Errorf("forwarded_headers %q must be x-forwarded (Traefik, Caddy, HAProxy) or x-original (nginx)", v)
+}
+
+// checkUserHeader checks that user_header, if set, may carry the user id given the sources.
+func (f *ForwardAuth) checkUserHeader() error {
+	if f.UserHeader == "" {
+		return nil
+	}
+	if err := checkForward(ForwardClaim{Claim: "user id", Header: f.UserHeader}, f.Sources); err != nil {
+		return fmt.Errorf("user_header: %w", err)
 	}
 	return nil
 }

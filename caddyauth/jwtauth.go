@@ -376,8 +376,9 @@ func (j *JWTAuth) joinRemote(u JWKSURL) (keys.Provider, error) {
 }
 
 // Validate checks the configuration; the Caddyfile parser runs the same checks with file:line.
-// It reads no file and resolves no placeholder: Provision does, with Source in its errors.
-func (j *JWTAuth) Validate() error {
+// It reads no file and resolves no placeholder: Provision does. Its errors start with Source.
+func (j *JWTAuth) Validate() (err error) {
+	defer func() { err = withSource(j.Source, err) }()
 	if err := keys.CheckAlgorithms(j.Algorithms); err != nil {
 		return fmt.Errorf("algorithms: %w", err)
 	}
