@@ -116,8 +116,9 @@ func (m *appMetrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector. Handlers and Remotes that share a label (a snippet
-// imported into several sites; one jwks_url with two refresh intervals) are summed, so that
-// each series is exported once.
+// imported into several sites; one jwks_url with two refresh intervals) are added up (the
+// keys and the last success of a jwks_url: the largest and the latest), so that each series is
+// exported once.
 func (m *appMetrics) Collect(ch chan<- prometheus.Metric) {
 	type cacheSum struct{ hits, misses, entries, capacity float64 }
 	type jwksSum struct{ fetches, failures, keys, lastOK float64 }
@@ -150,7 +151,7 @@ func (m *appMetrics) Collect(ch chan<- prometheus.Metric) {
 			}
 			s.fetches += float64(st.Fetches)
 			s.failures += float64(st.Failures)
-			s.keys += float64(st.Keys)
+			s.keys = max(s.keys, float64(st.Keys)) // the same set, fetched twice: not twice the keys
 			if !st.LastOK.IsZero() {
 				s.lastOK = max(s.lastOK, float64(st.LastOK.UnixNano())/1e9)
 			}
