@@ -60,6 +60,9 @@ type registry struct {
 	// from it once per change (see JWTAuth.binding), not once per request.
 	state  atomic.Pointer[appState]
 	logger *zap.Logger
+	// metrics exports the caches, remote JWK Sets and signing keys of the configuration; nil
+	// without a metrics registry (unit tests).
+	metrics *appMetrics
 
 	// ctx is the configuration's context, through which placeServers finds the http app;
 	// placed guards that it runs once, before anything is resolved.
@@ -105,6 +108,11 @@ func newApp() *App {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.ctx = ctx
+	m, err := newAppMetrics(a, ctx.GetMetricsRegistry())
+	if err != nil {
+		return fmt.Errorf("registering gatehouse metrics: %w", err)
+	}
+	a.metrics = m
 	for name, cfg := range a.Issuers {
 		if err := checkIssuerName(name); err != nil {
 			return fmt.Errorf("gatehouse issuer: %w", err)

@@ -120,7 +120,7 @@ func cmdRevoke(fs caddycmd.Flags, sio stdio, now time.Time) (int, error) {
 	if err := cfg.validate(); err != nil {
 		return caddy.ExitCodeFailedStartup, withSource(cfg.Source, err)
 	}
-	st, err := cfg.openState(storage, name, zap.NewNop())
+	st, err := cfg.openState(storage, name, zap.NewNop(), nil)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, withSource(cfg.Source, err)
 	}

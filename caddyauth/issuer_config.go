@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
@@ -544,8 +545,9 @@ func decodeClaims(raw map[string]json.RawMessage) (map[string]any, error) {
 }
 
 // loadRing returns the key ring: the configured secret or key file, or the generated keys kept
-// in storage (created on first start). longest is the longest token lifetime.
-func (c *IssuerConfig) loadRing(ctx context.Context, storage kv.Storage, prefix string, longest time.Duration, logger *zap.Logger) (*mint.Ring, error) {
+// in storage (created on first start). longest is the longest token lifetime; rotations, when
+// not nil, counts the rotations of generated keys.
+func (c *IssuerConfig) loadRing(ctx context.Context, storage kv.Storage, prefix string, longest time.Duration, logger *zap.Logger, rotations prometheus.Counter) (*mint.Ring, error) {
 	sk := c.signingKey()
 	switch sk.Source {
 	case keySecret:
@@ -567,7 +569,11 @@ func (c *IssuerConfig) loadRing(ctx context.Context, storage kv.Storage, prefix 
 	}
 	lctx, cancel := context.WithTimeout(ctx, provisionTimeout)
 	defer cancel()
-	return mint.LoadRing(lctx, ringConfig(storage, prefix, sk.Alg, time.Duration(c.RotateKeys), longest, logger))
+	rc := ringConfig(storage, prefix, sk.Alg, time.Duration(c.RotateKeys), longest, logger)
+	if rotations != nil {
+		rc.OnRotate = rotations.Inc
+	}
+	return mint.LoadRing(lctx, rc)
 }
 
 // storagePrefix is where in storage the issuer of this name keeps its generated keys and

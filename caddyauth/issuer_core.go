@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-dev/gatehouse/internal/cors"
@@ -36,8 +37,9 @@ type issuerCore struct {
 	logger                        *zap.Logger
 }
 
-// buildIssuer checks cfg and builds the issuer named name on storage.
-func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *IssuerConfig, logger *zap.Logger) (_ *issuerCore, err error) {
+// buildIssuer checks cfg and builds the issuer named name on storage, counting its store
+// operations and key rotations on reg (none when nil).
+func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *IssuerConfig, logger *zap.Logger, reg *prometheus.Registry) (_ *issuerCore, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -56,7 +58,7 @@ func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *Issu
 	if c.users, err = cfg.authenticator(logger); err != nil {
 		return nil, err
 	}
-	if c.state, err = cfg.openState(storage, name, logger); err != nil {
+	if c.state, err = cfg.openState(storage, name, logger, reg); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -66,7 +68,11 @@ func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *Issu
 	}()
 	lctx, cancel := context.WithTimeout(ctx, provisionTimeout)
 	defer cancel()
-	if c.ring, err = cfg.loadRing(lctx, c.state.storage, storagePrefix(name), max(access, refresh), logger); err != nil {
+	rotations, err := newRotationCounter(reg, name)
+	if err != nil {
+		return nil, err
+	}
+	if c.ring, err = cfg.loadRing(lctx, c.state.storage, storagePrefix(name), max(access, refresh), logger, rotations); err != nil {
 		return nil, err
 	}
 	if c.minter, err = mint.NewMinter(mint.Config{
@@ -163,7 +169,7 @@ func (a *App) acquireIssuer(ctx context.Context, storage kv.Storage, name string
 			return nil, nil, fmt.Errorf("no issuer named %s: configure it in the gatehouse global options (issuer %s { ... }), or give its settings here", name, name)
 		}
 		var err error
-		if c, err = buildIssuer(ctx, storage, name, cfg, logger); err != nil {
+		if c, err = buildIssuer(ctx, storage, name, cfg, logger, a.ctx.GetMetricsRegistry()); err != nil {
 			// At the place of the settings: a jwt_issuer's, or the global option's issuer.
 			return nil, nil, withSource(cfg.Source, err)
 		}

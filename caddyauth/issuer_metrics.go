@@ -29,7 +29,7 @@ var (
 	}
 	issuerRefreshesOpts = prometheus.CounterOpts{
 		Name: "gatehouse_issuer_refreshes_total",
-		Help: "Token refreshes at jwt_issuer, by issuer and outcome: ok, rotated, reused, blacklisted, invalid, bad_request, unavailable.",
+		Help: "Token refreshes at jwt_issuer, by issuer and outcome: ok, rotated, reused, blacklisted, expired, invalid, bad_request, unavailable.",
 	}
 	issuerLogoutsOpts = prometheus.CounterOpts{
 		Name: "gatehouse_issuer_logouts_total",

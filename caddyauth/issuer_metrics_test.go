@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +44,7 @@ func issuerSnap(t *testing.T, reg *prometheus.Registry) issuerSnapshot {
 	seen := map[string]bool{}
 	for _, mf := range mfs {
 		name := mf.GetName()
-		if !strings.HasPrefix(name, "gatehouse_issuer_") {
+		if _, ok := issuerSeries[name]; !ok && name != "gatehouse_issuer_login_duration_seconds" {
 			continue
 		}
 		seen[name] = true
@@ -245,6 +244,12 @@ func TestIssuerMetricsFromHandler(t *testing.T) {
 	step("the successor after the replay", map[string]float64{seriesKey(refreshes, iss, "blacklisted"): 1}, func() {
 		if rec := call(t, j, http.MethodPost, "/m/token/refresh/", `{"refresh":"`+next+`"}`, ""); rec.Code != http.StatusUnauthorized {
 			t.Errorf("successor of a reused token: %d", rec.Code)
+		}
+	})
+	step("an expired refresh token", map[string]float64{seriesKey(refreshes, iss, "expired"): 1}, func() {
+		old := signHS256(testSecret, `{"alg":"HS256","typ":"JWT"}`, `{"token_type":"refresh","exp":1000,"iat":900,"jti":"0123456789abcdef0123456789abcdef","user_id":7}`)
+		if rec := call(t, j, http.MethodPost, "/m/token/refresh/", `{"refresh":"`+old+`"}`, ""); rec.Code != http.StatusUnauthorized {
+			t.Errorf("expired refresh token: %d", rec.Code)
 		}
 	})
 	step("an access token to refresh", map[string]float64{seriesKey(refreshes, iss, "invalid"): 1}, func() {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
@@ -63,15 +64,21 @@ type pooledLimiter struct{ *limit.Limiter }
 func (pooledLimiter) Destruct() error { return nil }
 
 // openState opens the state of the issuer named name: in cfg.Store's Redis, or in storage (Caddy's)
-// and this process's memory.
-func (c *IssuerConfig) openState(storage kv.Storage, name string, logger *zap.Logger) (*issuerState, error) {
+// and this process's memory. With a registry, every store operation is timed on it (see
+// store_metrics.go).
+func (c *IssuerConfig) openState(storage kv.Storage, name string, logger *zap.Logger, reg *prometheus.Registry) (*issuerState, error) {
 	st := &issuerState{}
 	if c.Store == nil || c.Store.Redis == "" {
+		m, err := newStoreMetrics(reg, name, backendStorage)
+		if err != nil {
+			return nil, err
+		}
 		rs, err := revoke.New(revoke.Config{Storage: storage, Prefix: storagePrefix(name) + "revoke", Logger: logger})
 		if err != nil {
 			return nil, err
 		}
 		st.storage, st.revocations = storage, rs
+		st.observe(m)
 		st.limit = func(label string, n int, per time.Duration) issuer.Limit {
 			key := strings.Join([]string{name, label, strconv.Itoa(n), per.String()}, "|")
 			v, _, _ := localLimits.LoadOrNew(key, func() (caddy.Destructor, error) {
@@ -81,6 +88,10 @@ func (c *IssuerConfig) openState(storage kv.Storage, name string, logger *zap.Lo
 			return limit.Local{Limiter: v.(pooledLimiter).Limiter}
 		}
 		return st, nil
+	}
+	m, err := newStoreMetrics(reg, name, backendRedis)
+	if err != nil {
+		return nil, err
 	}
 	raw, err := resolvePlaceholders("store redis", c.Store.Redis)
 	if err != nil {
@@ -110,7 +121,25 @@ func (c *IssuerConfig) openState(storage kv.Storage, name string, logger *zap.Lo
 	st.limit = func(label string, n int, per time.Duration) issuer.Limit {
 		return rs.Limiter(name, label, n, per)
 	}
+	st.observe(m)
 	return st, nil
+}
+
+// observe times the key ring's storage, the revocations and (with Redis) the login limits on
+// m; nothing when m is nil. The revocations of the storage backend are timed as a whole, not
+// as the storage operations they make.
+func (st *issuerState) observe(m *storeMetrics) {
+	if m == nil {
+		return
+	}
+	st.storage = observedStorage{Storage: st.storage, m: m}
+	st.revocations = observedRevocations{revocations: st.revocations, m: m}
+	if m.backend == backendRedis {
+		limit := st.limit
+		st.limit = func(label string, n int, per time.Duration) issuer.Limit {
+			return observedLimit{Limit: limit(label, n, per), m: m}
+		}
+	}
 }
 
 // checkStore checks the store settings that can be checked without the environment.

@@ -103,8 +103,12 @@ type JWTAuth struct {
 	// such header, deleted from each request before anything else happens.
 	forward        []ForwardClaim
 	forwardHeaders []string
-	// remoteKeys are this handler's references in remotes, released by Cleanup.
-	remoteKeys []string
+	// remoteKeys are this handler's references in remotes, released by Cleanup; remoteSources
+	// the Remotes themselves, for the metrics.
+	remoteKeys    []string
+	remoteSources []sourcedRemote
+	// unwatch ends the metrics' reading of the cache and the Remotes (see appMetrics).
+	unwatch    func()
 	challenges challenges
 	cors       *cors.Policy // nil without cors origins
 	metrics    *authMetrics
@@ -227,6 +231,7 @@ func (j *JWTAuth) Provision(ctx caddy.Context) (err error) {
 			return err
 		}
 		providers = append(providers, r)
+		j.remoteSources = append(j.remoteSources, sourcedRemote{source: jwksSource(u.URL), remote: r})
 	}
 	// The issuers of the configuration: the named ones, or without names and key settings the
 	// ones of this handler's site; with none, every token is refused (no_keys_loaded). The app
@@ -284,6 +289,7 @@ func (j *JWTAuth) Provision(ctx caddy.Context) (err error) {
 	if j.metrics, err = newAuthMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
+	j.unwatch = app.metrics.watch(j)
 	return nil
 }
 
@@ -351,7 +357,7 @@ func (j *JWTAuth) leeway() time.Duration {
 
 // joinRemote returns the pooled Remote for u, creating and starting it if no loaded config uses
 // the same URL, refresh interval and algorithms, and records the reference for Cleanup.
-func (j *JWTAuth) joinRemote(u JWKSURL) (keys.Provider, error) {
+func (j *JWTAuth) joinRemote(u JWKSURL) (*keys.Remote, error) {
 	key := u.URL + "\x00" + time.Duration(u.Refresh).String() + "\x00" + strings.Join(j.Algorithms, ",")
 	val, _, err := remotes.LoadOrNew(key, func() (caddy.Destructor, error) {
 		r, err := keys.NewRemote(keys.RemoteOptions{
@@ -473,6 +479,10 @@ func (j *JWTAuth) Validate() (err error) {
 // Cleanup releases this handler's remote JWK Sets; the last user of one stops it. It may run more
 // than once (Caddy also calls it after a failed Provision).
 func (j *JWTAuth) Cleanup() error {
+	if j.unwatch != nil {
+		j.unwatch()
+		j.unwatch = nil
+	}
 	if j.unregisterAuth != nil {
 		j.unregisterAuth()
 		j.unregisterAuth = nil
@@ -482,7 +492,7 @@ func (j *JWTAuth) Cleanup() error {
 			return err
 		}
 	}
-	j.remoteKeys = nil
+	j.remoteKeys, j.remoteSources = nil, nil
 	return nil
 }
 

@@ -93,7 +93,7 @@ func TestMetricsCountWhatHappens(t *testing.T) {
 	want := map[string]float64{}
 	for name, outcomes := range map[string][]string{
 		"gatehouse_issuer_logins_total":           {"ok", "bad_credentials", "rate_limited", "busy", "unavailable", "bad_request", "cross_site", "insecure", "error"},
-		"gatehouse_issuer_refreshes_total":        {"ok", "rotated", "reused", "blacklisted", "invalid", "bad_request", "unavailable"},
+		"gatehouse_issuer_refreshes_total":        {"ok", "rotated", "reused", "blacklisted", "expired", "invalid", "bad_request", "unavailable"},
 		"gatehouse_issuer_logouts_total":          {"ok", "no_session", "invalid", "bad_request", "cross_site", "unavailable"},
 		"gatehouse_issuer_session_renewals_total": {"renewed", "ended", "reused", "unavailable"},
 	} {

@@ -335,6 +335,9 @@ func (h *Handler) check(ctx context.Context, endpoint, raw string, v *verify.Ver
 			return nil, problemWrongType
 		}
 		h.refuse(endpoint, "token refused", err)
+		if ve != nil && ve.Reason == verify.ReasonExpired {
+			return nil, problemExpired // the answer of problemInvalidToken, told apart for the events
+		}
 		return nil, problemInvalidToken
 	}
 	// simplejwt's Token.verify requires a jti of every token: the blacklist is kept by it.

@@ -62,7 +62,10 @@ const (
 	RefreshReused = "reused"
 	// RefreshBlacklisted: the token, or its family, is revoked (401 "Token is blacklisted").
 	RefreshBlacklisted = "blacklisted"
-	// RefreshInvalid: not a valid refresh token: bad signature, expired, wrong type, no id...
+	// RefreshExpired: a refresh token past its exp: the session ended by its age (401
+	// "Token is invalid or expired", as simplejwt).
+	RefreshExpired = "expired"
+	// RefreshInvalid: not a valid refresh token: bad signature, wrong type, no id...
 	RefreshInvalid = "invalid"
 	// RefreshBadRequest: no refresh field, or a body that cannot be read.
 	RefreshBadRequest = "bad_request"
@@ -113,7 +116,7 @@ func LoginOutcomes() []string {
 
 // RefreshOutcomes lists every Refresh outcome (a new slice each call).
 func RefreshOutcomes() []string {
-	return []string{RefreshOK, RefreshRotated, RefreshReused, RefreshBlacklisted, RefreshInvalid,
+	return []string{RefreshOK, RefreshRotated, RefreshReused, RefreshBlacklisted, RefreshExpired, RefreshInvalid,
 		RefreshBadRequest, RefreshUnavailable}
 }
 
@@ -131,6 +134,10 @@ func SessionOutcomes() []string {
 // blacklisted answer, as for any revoked token, but a problem of its own so that the events
 // can tell reuse (a possible theft, just detected) from a token revoked before.
 var problemReused = &problem{status: problemBlacklisted.status, body: problemBlacklisted.body}
+
+// problemExpired is the refusal of an expired token: simplejwt's invalid-or-expired answer, a
+// problem of its own so that the events can tell a session ended by age from a bad token.
+var problemExpired = &problem{status: problemInvalidToken.status, body: problemInvalidToken.body}
 
 // noEvents is the Events of a Handler configured without any: nothing is counted.
 type noEvents struct{}
@@ -173,6 +180,8 @@ func refreshOutcome(p *problem, rotated bool) string {
 		return RefreshReused
 	case p == problemBlacklisted:
 		return RefreshBlacklisted
+	case p == problemExpired:
+		return RefreshExpired
 	case p == problemUnavailable:
 		return RefreshUnavailable
 	case badRequest(p):

@@ -78,6 +78,9 @@ type Remote struct {
 	log    *zap.Logger
 
 	set atomic.Pointer[Set]
+	// fetches and failures count the fetches that ended, and those of them that failed (a fetch
+	// cut short by Stop is neither), for RemoteStats.
+	fetches, failures atomic.Uint64
 
 	ctx    context.Context // canceled by Stop; bounds every fetch
 	cancel context.CancelFunc
@@ -225,6 +228,26 @@ func (r *Remote) LastSuccess() time.Time {
 	return r.lastSuccess
 }
 
+// RemoteStats is what a Remote has done since it was made, for metrics: the adapter reads it
+// when scraped, so the counts follow the Remote (which a Caddy reload keeps) rather than one
+// configuration's metrics registry, and this package needs no metrics library.
+type RemoteStats struct {
+	Fetches  uint64    // fetches that ended, successful or not
+	Failures uint64    // fetches that failed: unreachable, a status other than 200, a bad set
+	Keys     int       // keys in the current set (0 until the first success)
+	LastOK   time.Time // when a fetch last succeeded; zero if none has
+}
+
+// Stats returns the Remote's counts so far.
+func (r *Remote) Stats() RemoteStats {
+	return RemoteStats{
+		Fetches:  r.fetches.Load(),
+		Failures: r.failures.Load(),
+		Keys:     r.Current().Len(),
+		LastOK:   r.LastSuccess(),
+	}
+}
+
 // RefreshFor implements Refresher. When kid is not in the current set it fetches again: at once
 // for the first unknown kid, then with the backoff of MaxRefetchInterval (a miss within the
 // current wait fetches nothing). Callers arriving while a fetch is in flight, scheduled or not,
@@ -366,6 +389,12 @@ func (r *Remote) run(c *fetchCall) {
 	r.inflight = nil
 	c.ok = err == nil
 	stopped := r.stopped
+	if !stopped {
+		r.fetches.Add(1)
+		if err != nil {
+			r.failures.Add(1)
+		}
+	}
 	r.mu.Unlock()
 
 	// A published key that is not used is logged once, with its kid and why, so that refused

@@ -571,3 +571,29 @@ func TestNextRetry(t *testing.T) {
 		}
 	}
 }
+
+// Stats counts every fetch that ended and those that failed, with the keys of the current set
+// and the time of the last success: what the metrics of jwks_url report.
+func TestRemoteStats(t *testing.T) {
+	srv := newJWKSServer(t, edSet(t, "k1", "k2"))
+	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond})
+	if st := r.Stats(); st != (RemoteStats{}) {
+		t.Fatalf("before any fetch: %+v, want zero", st)
+	}
+	ctx := context.Background()
+	if !r.RefreshFor(ctx, "k1") {
+		t.Fatalf("first fetch failed: %v", r.LastError())
+	}
+	st := r.Stats()
+	if st.Fetches != 1 || st.Failures != 0 || st.Keys != 2 || st.LastOK.IsZero() {
+		t.Fatalf("after a good fetch: %+v, want 1 fetch, 0 failures, 2 keys and a success time", st)
+	}
+	srv.set(func(s *jwksServer) { s.status = http.StatusInternalServerError })
+	if r.RefreshFor(ctx, "k3") {
+		t.Fatal("a failed fetch reported a load")
+	}
+	after := r.Stats()
+	if after.Fetches != 2 || after.Failures != 1 || after.Keys != 2 || !after.LastOK.Equal(st.LastOK) {
+		t.Errorf("after a failed fetch: %+v, want 2 fetches, 1 failure, the 2 keys kept and the same success time", after)
+	}
+}

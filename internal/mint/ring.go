@@ -73,6 +73,10 @@ type RingConfig struct {
 	Now func() time.Time
 	// Logger receives rotation events (key ids only); nil means zap.NewNop().
 	Logger *zap.Logger
+	// OnRotate, when set, is called once for each rotation this ring stored: a successor key
+	// added to the stored ring (not one another instance stored and this one picked up). It is
+	// called with the storage lock held, so it must be quick; it is for metrics.
+	OnRotate func()
 }
 
 // CheckRotation is the key ring's rule for rotating every (0: never) while keeping retired keys
@@ -210,7 +214,7 @@ func (r *Ring) update(ctx context.Context, fallback []ringKey) (err error) {
 	now := r.cfg.Now()
 	var ks []ringKey
 	data, err := r.cfg.Storage.Load(ctx, r.cfg.Key)
-	changed := false
+	changed, rotated := false, false
 	switch {
 	case kv.IsNotExist(err) && fallback != nil:
 		ks, changed = fallback, true
@@ -229,7 +233,7 @@ func (r *Ring) update(ctx context.Context, fallback []ringKey) (err error) {
 		}
 	}
 	if r.due(ks, now) {
-		if ks, err = r.maintain(ks, now); err != nil {
+		if ks, rotated, err = r.maintain(ks, now); err != nil {
 			return err
 		}
 		changed = true
@@ -240,6 +244,9 @@ func (r *Ring) update(ctx context.Context, fallback []ringKey) (err error) {
 		}
 		if err := r.cfg.Storage.Store(ctx, r.cfg.Key, data); err != nil {
 			return fmt.Errorf("key ring %s: storing: %w", r.cfg.Key, err)
+		}
+		if rotated && r.cfg.OnRotate != nil {
+			r.cfg.OnRotate()
 		}
 	}
 	if st := r.state.Load(); st == nil || !bytes.Equal(st.raw, data) {
@@ -280,8 +287,9 @@ func (r *Ring) rotationDue(ks []ringKey, now time.Time) bool {
 func (r *Ring) lead() time.Duration { return min(publishAhead, r.cfg.RotateEvery/2) }
 
 // maintain drops the expired keys of ks and, when due, adds a successor that starts signing a
-// lead time from now (or at the scheduled rotation time, if later). ks is not modified.
-func (r *Ring) maintain(ks []ringKey, now time.Time) ([]ringKey, error) {
+// lead time from now (or at the scheduled rotation time, if later); rotated says whether it
+// did. ks is not modified.
+func (r *Ring) maintain(ks []ringKey, now time.Time) (_ []ringKey, rotated bool, _ error) {
 	drop := r.expired(ks, now)
 	for _, k := range ks[:drop] {
 		r.cfg.Logger.Info("dropped retired signing key", zap.String("key", r.cfg.Key), zap.String("kid", k.signer.Kid))
@@ -290,7 +298,7 @@ func (r *Ring) maintain(ks []ringKey, now time.Time) ([]ringKey, error) {
 	if r.rotationDue(out, now) {
 		s, err := Generate(r.cfg.Alg)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		last := &out[len(out)-1]
 		start := last.created.Add(r.cfg.RotateEvery)
@@ -301,8 +309,9 @@ func (r *Ring) maintain(ks []ringKey, now time.Time) ([]ringKey, error) {
 		out = append(out, ringKey{signer: s, created: start})
 		r.cfg.Logger.Info("rotating signing key", zap.String("key", r.cfg.Key), zap.String("kid", s.Kid),
 			zap.String("retiring_kid", last.signer.Kid), zap.Time("signs_from", start))
+		rotated = true
 	}
-	return out, nil
+	return out, rotated, nil
 }
 
 // newRingState makes the snapshot of ks: the verification keys newest first, and the JWK Set.

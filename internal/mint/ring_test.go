@@ -207,8 +207,13 @@ func TestRingRotation(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
 	cfg := ringConfig(st, c)
 	cfg.RotateEvery, cfg.KeepFor, cfg.Logger = time.Hour, 2*time.Hour, zap.New(core)
-	r := mustLoadRing(t, cfg)
-	other := mustLoadRing(t, cfg) // another instance on the same storage
+	// OnRotate counts the rotations each instance stored, not the ones it picked up.
+	var rotations, otherRotations int
+	rcfg, ocfg := cfg, cfg
+	rcfg.OnRotate = func() { rotations++ }
+	ocfg.OnRotate = func() { otherRotations++ }
+	r := mustLoadRing(t, rcfg)
+	other := mustLoadRing(t, ocfg) // another instance on the same storage
 	k0 := r.Signer()
 	set0, jwks0 := r.Current(), r.JWKS()
 	ctx := context.Background()
@@ -294,6 +299,9 @@ func TestRingRotation(t *testing.T) {
 	if logs.FilterMessage("rotating signing key").Len() != 3 || logs.FilterMessage("dropped retired signing key").Len() != 1 {
 		t.Fatalf("log events: %v", logs.All())
 	}
+	if rotations != 3 || otherRotations != 0 {
+		t.Errorf("OnRotate called %d times for the rotating instance and %d for the other, want 3 and 0", rotations, otherRotations)
+	}
 	for _, e := range logs.All() {
 		if strings.Contains(fmt.Sprint(e.ContextMap()), "BEGIN") {
 			t.Fatal("key material logged")
@@ -308,9 +316,17 @@ func TestLoadRingOverdueRotation(t *testing.T) {
 	c := newClock()
 	cfg := ringConfig(st, c)
 	cfg.RotateEvery, cfg.KeepFor = time.Hour, time.Hour
+	rotations := 0
+	cfg.OnRotate = func() { rotations++ }
 	k0 := mustLoadRing(t, cfg).Signer()
+	if rotations != 0 {
+		t.Fatalf("creating a ring counted %d rotations", rotations)
+	}
 	c.Add(10 * time.Hour)
 	r := mustLoadRing(t, cfg)
+	if rotations != 1 {
+		t.Errorf("the overdue rotation at load counted %d rotations, want 1", rotations)
+	}
 	if r.Current().Len() != 2 || r.Signer() == nil || r.Signer().Kid != k0.Kid {
 		t.Fatal("overdue rotation did not publish a successor ahead of time")
 	}

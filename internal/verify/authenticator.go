@@ -136,6 +136,16 @@ func New(p Policy, kp keys.Provider, now func() time.Time) (*Verifier, error) {
 	return v, nil
 }
 
+// CacheStats returns the counts of the verified-token cache; ok is false when the cache is off
+// (Policy.CacheSize -1). Reading them takes each shard's read lock briefly, so call it when
+// metrics are scraped, not per request.
+func (v *Verifier) CacheStats() (st CacheStats, ok bool) {
+	if v.cache == nil {
+		return CacheStats{}, false
+	}
+	return v.cache.stats(), true
+}
+
 // compact returns a copy of algs without repeats, nil when algs is empty.
 func compact(algs []string) []string {
 	var out []string

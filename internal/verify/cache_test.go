@@ -52,6 +52,31 @@ func TestCacheHitReturnsTheVerifiedClaims(t *testing.T) {
 	}
 }
 
+// CacheStats counts a first sighting as a miss, a repeat as a hit, a refused token as a miss
+// that adds no entry, and reports the capacity; with the cache off there are no stats.
+func TestCacheStats(t *testing.T) {
+	m := keyMaterial(t)
+	v := newVerifier(t, Policy{CacheSize: 64}, m.hs)
+	raw := signed(t, jwt.SigningMethodHS256, m.secret, "", accessClaims())
+	ctx := context.Background()
+	for range 3 {
+		if _, err := v.Verify(ctx, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v.Verify(ctx, raw[:len(raw)-2]+"AA"); err == nil {
+		t.Fatal("a forged signature verified")
+	}
+	st, ok := v.CacheStats()
+	if want := (CacheStats{Hits: 2, Misses: 2, Entries: 1, Capacity: 64}); !ok || st != want {
+		t.Errorf("CacheStats = %+v, %v; want %+v, true", st, ok, want)
+	}
+	off := newVerifier(t, Policy{CacheSize: -1}, m.hs)
+	if _, ok := off.CacheStats(); ok {
+		t.Error("a Verifier without a cache reports cache stats")
+	}
+}
+
 func TestCacheOff(t *testing.T) {
 	m := keyMaterial(t)
 	v := newVerifier(t, Policy{CacheSize: -1}, m.hs)
