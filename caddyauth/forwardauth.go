@@ -417,7 +417,7 @@ func (a *forwardAnswer) login(w http.ResponseWriter, r *http.Request, bounce boo
 		status = http.StatusUnauthorized
 	}
 	h.Set("Cache-Control", "no-store")
-	h.Set("Location", session.LoginURL(f.Session, r))
+	h.Set("Location", f.loginURL(r)) // an absolute next only to an allowed host
 	h.Set("Content-Length", "0")
 	w.WriteHeader(status)
 	return nil

@@ -114,7 +114,9 @@ func basePathOf(ms caddy.ModuleMap) (string, error) {
 //	        access_cookie  <name>
 //	        refresh_cookie <name>
 //	        login_page     <template file>
-//	        origin         <scheme://host[:port]...>
+//	        origin         <scheme://host[:port]|scheme://*.domain[:port]...>
+//	        cookie_domain  <domain>
+//	        login_origin   <scheme://host[:port]>
 //	    }
 //	}
 //
@@ -525,12 +527,26 @@ func parseIssuerSession(d *caddyfile.Dispenser) (*IssuerSession, error) {
 				return nil, d.ArgErr()
 			}
 			for _, o := range s.Origins {
-				if _, err := session.NormalizeOrigin(o); err != nil {
+				if err := session.CheckOrigin(o); err != nil {
 					return nil, d.Errf("session %v", err)
 				}
 			}
+		case "cookie_domain":
+			if !d.AllArgs(&s.CookieDomain) {
+				return nil, d.ArgErr()
+			}
+			if err := session.CheckCookieDomain(s.CookieDomain); err != nil {
+				return nil, d.Errf("session %v", err)
+			}
+		case "login_origin":
+			if !d.AllArgs(&s.LoginOrigin) {
+				return nil, d.ArgErr()
+			}
+			if _, err := session.NormalizeOrigin(s.LoginOrigin); err != nil {
+				return nil, d.Errf("session login_origin: %v", err)
+			}
 		default:
-			return nil, d.Errf("unrecognized session option '%s'; use access_cookie, refresh_cookie, login_page or origin", name)
+			return nil, d.Errf("unrecognized session option '%s'; use access_cookie, refresh_cookie, login_page, origin, cookie_domain or login_origin", name)
 		}
 	}
 	if err := s.validate(); err != nil {
