@@ -276,10 +276,10 @@ func (rp *RP) discover(ctx context.Context) (*discovered, error) {
 		return nil, fmt.Errorf("oidc discovery of %s: %w", rp.cfg.Issuer, err)
 	}
 	var doc struct {
-		JWKSURI            string   `json:"jwks_uri"`
-		EndSession         string   `json:"end_session_endpoint"`
-		CodeMethods        []string `json:"code_challenge_methods_supported"`
-		AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
+		JWKSURI     string   `json:"jwks_uri"`
+		EndSession  string   `json:"end_session_endpoint"`
+		CodeMethods []string `json:"code_challenge_methods_supported"`
+		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := p.Claims(&doc); err != nil {
 		return nil, fmt.Errorf("oidc discovery of %s: %w", rp.cfg.Issuer, err)
