@@ -260,7 +260,7 @@ func (rp *RP) mintSession(sub string, idClaims map[string]json.RawMessage) (stri
 // long as its token.
 func (rp *RP) setSession(w http.ResponseWriter, r *http.Request, raw string, exp time.Time) {
 	c := &http.Cookie{
-		Name: rp.cfg.Cookie, Value: raw, Path: "/", MaxAge: max(1, int(exp.Sub(rp.now())/time.Second)),
+		Name: rp.cfg.Cookie, Value: raw, Path: "/", MaxAge: max(1, int((exp.Sub(rp.now())+time.Second-1)/time.Second)), // exp is whole seconds: round up, as the session cookies do
 		HttpOnly: true, Secure: session.SecureCookies(r), SameSite: http.SameSiteLaxMode,
 	}
 	w.Header().Add("Set-Cookie", c.String())
