@@ -16,8 +16,9 @@ type documentedCaddyfile struct {
 	text string // adaptable: a fragment is wrapped into a site block
 }
 
-// documentedCaddyfiles returns every Caddyfile of README.md and of examples/ (the ```caddyfile
-// blocks of their Markdown files, and the files named Caddyfile*), and Caddyfile.example.
+// documentedCaddyfiles returns every Caddyfile of README.md, of docs/*.md and of examples/ (the
+// ```caddyfile blocks of their Markdown files, and the files named Caddyfile*), and
+// Caddyfile.example.
 // README blocks that are a fragment of a site (a directive or two, as `jwt_auth /api/* { ... }`
 // or `log { ... }`) are wrapped into a site block; none is skipped: a block that cannot be made
 // adaptable this way fails the test, to be fixed or listed here with the reason.
@@ -53,6 +54,15 @@ func documentedCaddyfiles(t *testing.T) []documentedCaddyfile {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The user guides of docs/ (docs/*.md), every one of them.
+	guides, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range guides {
+		rel, _ := filepath.Rel(root, g)
+		markdown = append(markdown, rel)
 	}
 	for _, rel := range files {
 		out = append(out, documentedCaddyfile{name: rel, text: read(rel)})
