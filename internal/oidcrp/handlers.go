@@ -102,8 +102,9 @@ func siteOrigin(r *http.Request) string {
 // when the provider's token endpoint cannot be reached), never a redirect; success sets the
 // session cookie and sends the browser on to the page it first asked for (303).
 func (rp *RP) ServeCallback(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
+	// GET only: a HEAD (a link checker, a prefetch) must not use up the code.
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
 		rp.page(w, r, http.StatusMethodNotAllowed, ReasonMethod, "The sign-in answer must come as a GET request.")
 		return
 	}
@@ -124,18 +125,18 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) (status int, reas
 			return http.StatusBadRequest, ReasonInvalidRequest, "The sign-in answer has the parameter " + name + " more than once."
 		}
 	}
-	f := rp.readFlow(r)
-	rp.clearFlow(w, r) // a flow is used once, whatever happens next
-	if f == nil {
-		return http.StatusBadRequest, ReasonInvalidRequest, "No sign-in is in progress in this browser: it took longer than 10 minutes, was finished already, or cookies are blocked. Open the page you wanted again."
-	}
 	state := q.Get("state")
 	if state == "" {
 		return http.StatusBadRequest, ReasonInvalidRequest, "The sign-in answer has no state."
 	}
-	if subtle.ConstantTimeCompare([]byte(state), []byte(f.State)) != 1 {
-		return http.StatusBadRequest, ReasonInvalidState, "The sign-in answer is not for the sign-in this browser started (state does not match)."
+	f := rp.readFlow(r, state)
+	if f == nil {
+		if rp.otherFlows(r, state) {
+			return http.StatusBadRequest, ReasonInvalidState, "The sign-in answer is not for the sign-in this browser started (state does not match)."
+		}
+		return http.StatusBadRequest, ReasonInvalidRequest, "No sign-in is in progress in this browser: it took longer than 10 minutes, was finished already, or cookies are blocked. Open the page you wanted again."
 	}
+	rp.clearFlow(w, r, state) // a flow is used once, whatever happens next
 	if iss := q.Get("iss"); iss != "" && iss != rp.cfg.Issuer {
 		return http.StatusBadRequest, ReasonInvalidIssuer, "The sign-in answer comes from another provider (iss does not match)."
 	}

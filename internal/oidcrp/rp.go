@@ -100,7 +100,7 @@ type Config struct {
 	PostLogoutRedirect string
 	// AccessTTL is the session cookie's lifetime. Default DefaultAccessTTL.
 	AccessTTL time.Duration
-	// Cookie names the session cookie; the flow cookie is Cookie + "_flow". Default
+	// Cookie names the session cookie; the flow cookies are Cookie + "_flow_" + part of the state. Default
 	// DefaultCookie.
 	Cookie string
 	// Require and SafeClaims are the claim rules and header-safe claims of the jwt_auth whose

@@ -144,6 +144,17 @@ func (b browser) send(r *http.Request) {
 	}
 }
 
+// flows is a copy of the flow cookies b holds.
+func (b browser) flows(rp *RP) browser {
+	out := browser{}
+	for name, v := range b {
+		if strings.HasPrefix(name, rp.flowPrefix()) {
+			out[name] = v
+		}
+	}
+	return out
+}
+
 func (b browser) keep(t *testing.T, w *httptest.ResponseRecorder) {
 	t.Helper()
 	for _, c := range w.Result().Cookies() {
@@ -166,7 +177,7 @@ func login(t *testing.T, rp *RP, p *testProvider, b browser, path string) url.Va
 		t.Fatalf("login: %d %s", w.Code, w.Body)
 	}
 	b.keep(t, w)
-	if _, ok := b[rp.flowCookie()]; !ok {
+	if len(b.flows(rp)) == 0 {
 		t.Fatalf("login set no flow cookie: %v", w.Header())
 	}
 	return p.authorize(t, w.Header().Get("Location"))
@@ -202,8 +213,8 @@ func TestCodeFlow(t *testing.T) {
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/private/page?x=1" {
 		t.Fatalf("callback: %d %v %s", w.Code, w.Header(), w.Body)
 	}
-	if _, ok := b[rp.flowCookie()]; ok {
-		t.Fatal("the flow cookie outlived the callback")
+	if f := b.flows(rp); len(f) != 0 {
+		t.Fatalf("the flow cookie outlived the callback: %v", f)
 	}
 	r := httptest.NewRequest(http.MethodGet, "http://localhost:8080/private/", nil)
 	b.send(r)
@@ -249,7 +260,7 @@ func TestCallbackHostile(t *testing.T) {
 	t.Run("replayed code", func(t *testing.T) {
 		b := browser{}
 		q := login(t, rp, p, b, "/")
-		saved := browser{rp.flowCookie(): b[rp.flowCookie()]}
+		saved := b.flows(rp)
 		if w := callback(t, rp, b, q); w.Code != http.StatusSeeOther {
 			t.Fatalf("first use: %d %s", w.Code, w.Body)
 		}
@@ -346,11 +357,56 @@ func TestCallbackHostile(t *testing.T) {
 		rp.ServeCallback(w, r)
 		expectRefusal(t, "other host", w, 400, ReasonInvalidRequest, "came to another site")
 	})
-	t.Run("POST", func(t *testing.T) {
-		w := httptest.NewRecorder()
-		rp.ServeCallback(w, httptest.NewRequest(http.MethodPost, "http://localhost:8080/oidc/callback", nil))
-		expectRefusal(t, "POST", w, 405, ReasonMethod, "GET")
+	t.Run("POST and HEAD", func(t *testing.T) {
+		for _, m := range []string{http.MethodPost, http.MethodHead} {
+			b := browser{}
+			q := login(t, rp, p, b, "/")
+			r := httptest.NewRequest(m, "http://localhost:8080/oidc/callback?"+q.Encode(), nil)
+			b.send(r)
+			w := httptest.NewRecorder()
+			rp.ServeCallback(w, r)
+			if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "GET" || w.Header().Get("Location") != "" {
+				t.Errorf("%s callback: %d %v", m, w.Code, w.Header())
+			}
+			// The code was not used: the GET still logs in.
+			if w := callback(t, rp, b, q); w.Code != http.StatusSeeOther {
+				t.Errorf("GET after %s: %d %s", m, w.Code, w.Body)
+			}
+		}
 	})
+	t.Run("forged flow cookie of the right name", func(t *testing.T) {
+		b := browser{}
+		q := login(t, rp, p, b, "/")
+		for name := range b.flows(rp) {
+			b[name] = "AAAA" + b[name][4:]
+		}
+		expectRefusal(t, "forged flow cookie", callback(t, rp, b, q), 400, ReasonInvalidRequest, "No sign-in is in progress")
+	})
+}
+
+// TestParallelLogins: logins started in several tabs of one browser at once (the session expired
+// and the tabs reload together) each come back, in any order, and only abandoned ones linger,
+// at most maxFlows of them.
+func TestParallelLogins(t *testing.T) {
+	p := newTestProvider(t)
+	rp := newTestRP(t, p)
+	b := browser{}
+	q1 := login(t, rp, p, b, "/one")
+	q2 := login(t, rp, p, b, "/two")
+	for _, c := range []struct {
+		q    url.Values
+		next string
+	}{{q2, "/two"}, {q1, "/one"}} {
+		if w := callback(t, rp, b, c.q); w.Code != http.StatusSeeOther || w.Header().Get("Location") != c.next {
+			t.Fatalf("callback of %s: %d %q %s", c.next, w.Code, w.Header().Get("Location"), w.Body)
+		}
+	}
+	for range maxFlows + 3 {
+		login(t, rp, p, b, "/abandoned")
+	}
+	if n := len(b.flows(rp)); n > maxFlows {
+		t.Fatalf("%d flow cookies after abandoned logins, want at most %d", n, maxFlows)
+	}
 }
 
 func TestLoginNext(t *testing.T) {
