@@ -556,9 +556,19 @@ func (j *JWTAuth) admit(w http.ResponseWriter, r *http.Request, claims *token.Cl
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		setUserPlaceholders(repl, claims, j.UserClaims)
 	}
-	for _, fc := range j.forward {
-		if v, ok := claims.Get(fc.Claim); ok && v.Kind != token.Object {
-			r.Header[fc.Header] = []string{v.Text}
+	if len(j.forward) > 0 {
+		// One slice for all the values, each header a piece of it with room for one.
+		var vals []string
+		if a, ok := next.(answerer); ok {
+			vals = a.claimValues(len(j.forward))
+		} else {
+			vals = make([]string, len(j.forward))
+		}
+		for i, fc := range j.forward {
+			if v, ok := claims.Get(fc.Claim); ok && v.Kind != token.Object {
+				vals[i] = v.Text
+				r.Header[fc.Header] = vals[i : i+1 : i+1]
+			}
 		}
 	}
 	j.metrics.count(result)
