@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/issuer"
 )
 
@@ -297,6 +298,9 @@ func (a *App) placeServers() error {
 	for _, e := range a.issuers {
 		if site, ok := sites[e.handler]; ok {
 			e.site = site
+			if err := cookieDomainCovers(e, site); err != nil {
+				return err
+			}
 		}
 	}
 	for j := range a.auths {
@@ -306,6 +310,41 @@ func (a *App) placeServers() error {
 	}
 	a.publish()
 	return unnamedInOneSite(a.issuers)
+}
+
+// cookieDomainCovers checks that the cookie_domain of e's sessions covers every host its site
+// answers for: a browser drops a cookie whose Domain does not cover the host that set it, so
+// such a site could never log anyone in. A site without a host matcher is not checked (it
+// answers any host; the login then works for the names under the domain only).
+func cookieDomainCovers(e *issuerEntry, site siteKey) error {
+	if e.sessions == nil || e.sessions.Cookies().Domain == "" || site.route < 0 {
+		return nil
+	}
+	routes := site.srv.Routes
+	if site.kind == "errors" {
+		routes = site.srv.Errors.Routes
+	} else if site.kind != "" {
+		return nil
+	}
+	domain := e.sessions.Cookies().Domain
+	for _, set := range routes[site.route].MatcherSets {
+		for _, m := range set {
+			var hosts caddyhttp.MatchHost
+			switch mh := m.(type) {
+			case caddyhttp.MatchHost:
+				hosts = mh
+			case *caddyhttp.MatchHost:
+				hosts = *mh
+			}
+			for _, h := range hosts {
+				name := strings.TrimPrefix(h, "*.")
+				if !session.InDomain(name, domain) {
+					return withSource(e.handler.Source, fmt.Errorf("session cookie_domain %s does not cover the site's host %s: browsers drop cookies whose domain does not cover the host; give a domain of which every host of the site is a part, or move the issuer to a site under %s", domain, h, domain))
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // hasHostMatcher reports whether a route matches on the host.

@@ -11,14 +11,46 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/oidcrp"
 	"github.com/gatehouse-dev/gatehouse/internal/verify"
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("jwt_auth", parseCaddyfile)
+	httpcaddyfile.RegisterDirective("jwt_auth", parseDirective)
 	// Right after basic_auth, with the other authentication handlers: before anything that
 	// answers or proxies the request, so no `order` global option is needed.
 	httpcaddyfile.RegisterDirectiveOrder("jwt_auth", httpcaddyfile.After, "basic_auth")
+}
+
+// parseDirective sets up the handler and its route, as a handler directive would: the matcher,
+// if any, then the handler. With session oidc and a matcher, a second route gives the handler
+// its callback and logout paths too, which the matcher (/private/*, say) would leave out.
+func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	if !h.Next() {
+		return nil, h.ArgErr()
+	}
+	matcherSet, err := h.ExtractMatcherSet()
+	if err != nil {
+		return nil, err
+	}
+	j := new(JWTAuth)
+	if err := j.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	routes := h.NewRoute(matcherSet, j)
+	if j.SessionOIDC != nil && matcherSet != nil {
+		cfg, _ := j.SessionOIDC.rpConfig(false)
+		callback, logout := cfg.CallbackPath, cfg.LogoutPath
+		if callback == "" {
+			callback = oidcrp.DefaultCallbackPath
+		}
+		if logout == "" {
+			logout = oidcrp.DefaultLogoutPath
+		}
+		paths := caddy.ModuleMap{"path": h.JSON(caddyhttp.MatchPath{callback, logout})}
+		routes = append(h.NewRoute(paths, j), routes...)
+	}
+	return routes, nil
 }
 
 // parseCaddyfile sets up the handler from Caddyfile tokens.
@@ -60,7 +92,17 @@ var sourceKinds = map[string]string{
 //	    max_token_size <bytes>
 //	    cache_size     <tokens|off>
 //	    realm          <realm>
-//	    session        <issuer base path>
+//	    session        <issuer base path> | oidc <issuer URL> {
+//	        client_id            <id>
+//	        client_secret        <secret|{env.X}>
+//	        scopes               <scope...>
+//	        claim                <id token claim> [<session claim>]
+//	        callback_path        <path>
+//	        logout_path          <path>
+//	        post_logout_redirect <url>
+//	        access_ttl           <duration>
+//	        cookie               <name>
+//	    }
 //	    issuer_name    <jwt_issuer name...>
 //	    cors           passthrough | {
 //	        origins     <origin|https://*.domain|*...>
@@ -289,7 +331,25 @@ func (j *JWTAuth) unmarshalBlock(d *caddyfile.Dispenser, block string) error {
 			j.MaxTokenSize = n
 
 		case "session":
-			v, err := opts.single(name, checkSessionBase)
+			if err := once(name); err != nil {
+				return err
+			}
+			if !d.NextArg() {
+				return takesErr(d, "jwt_auth", name, 0)
+			}
+			if d.Val() == "oidc" {
+				o, err := parseOIDCSession(d)
+				if err != nil {
+					return err
+				}
+				j.SessionOIDC = o
+				if err := checkSessionSources("oidc", j.Sources); err != nil {
+					return d.Errf("%v", err)
+				}
+				continue
+			}
+			d.Prev()
+			v, err := opts.arg(checkSessionBase)
 			if err != nil {
 				return err
 			}

@@ -140,6 +140,9 @@ func (f *ForwardAuth) validateForward() error {
 	if f.CORS != nil {
 		return errors.New("jwt_forward_auth takes no cors: the proxy passes preflights to the app or answers them itself")
 	}
+	if f.SessionOIDC != nil {
+		return errors.New("jwt_forward_auth takes no session oidc: its callback is a page of the proxied app; use session with a jwt_issuer")
+	}
 	for _, s := range f.Sources {
 		if s.From == verify.FromQuery {
 			return fmt.Errorf("jwt_forward_auth cannot read from_query %s: the proxy would send the URL with the token on to the app; send it in a header", s.Name)
@@ -456,7 +459,7 @@ func (a *forwardAnswer) login(w http.ResponseWriter, r *http.Request, bounce boo
 		status = http.StatusUnauthorized
 	}
 	h.Set("Cache-Control", "no-store")
-	h.Set("Location", session.LoginURL(f.Session, r))
+	h.Set("Location", f.loginURL(r)) // an absolute next only to an allowed host
 	h.Set("Content-Length", "0")
 	w.WriteHeader(status)
 	return nil

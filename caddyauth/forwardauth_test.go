@@ -13,6 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+
+	"github.com/gatehouse-dev/gatehouse/internal/kv"
 )
 
 // provisionForward provisions and validates f as Caddy would, and cleans it up after the test.
@@ -441,3 +443,36 @@ type headerWriter struct {
 func (w *headerWriter) Header() http.Header         { return w.h }
 func (w *headerWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *headerWriter) WriteHeader(status int)      { w.status = status }
+
+// TestForwardAuthLoginOrigin: with the issuer's login page on one site of its cookie_domain,
+// jwt_forward_auth sends a browser there with the original request's absolute URL as next, when
+// the return rule allows its host; any other host comes back to the login site's "/".
+func TestForwardAuthLoginOrigin(t *testing.T) {
+	provisionIssuer(t, &JWTIssuer{
+		BasePath: "/sso/token",
+		IssuerConfig: IssuerConfig{
+			Users:      testUsers(),
+			SigningKey: &SigningKey{Source: keySecret, Secret: testSecret},
+			Session:    &IssuerSession{CookieDomain: "home.example", LoginOrigin: "https://auth.home.example"},
+		},
+	}, kv.NewMemory())
+	f := provisionForward(t, &ForwardAuth{JWTAuth: JWTAuth{Session: "/sso/token"}})
+	accept := "Accept: text/html"
+	for host, want := range map[string]string{
+		"git.home.example":           "https://auth.home.example/sso/token/login?next=https%3A%2F%2Fgit.home.example%2Frepo%3Fq%3D1",
+		"git.home.example.evil.test": "https://auth.home.example/sso/token/login?next=%2F",
+		"evil.test":                  "https://auth.home.example/sso/token/login?next=%2F",
+	} {
+		r := subRequest("GET", host, "/repo?q=1", accept)
+		r.Header.Set("X-Forwarded-Proto", "https")
+		got := serveForward(f, r, true)
+		if got.rec.Code != http.StatusFound || got.rec.Header().Get("Location") != want {
+			t.Errorf("%s: %d %q, want 302 %q", host, got.rec.Code, got.rec.Header().Get("Location"), want)
+		}
+	}
+	// Plain http to a host of the domain: its cookies are Secure, so no way back there.
+	got := serveForward(f, subRequest("GET", "git.home.example", "/repo", accept), true)
+	if loc := got.rec.Header().Get("Location"); loc != "https://auth.home.example/sso/token/login?next=%2F" {
+		t.Errorf("plain http original: %q", loc)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/claimvalue"
 	"github.com/gatehouse-dev/gatehouse/internal/redisstore"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/issuer"
 )
 
 func init() {
@@ -114,7 +115,9 @@ func basePathOf(ms caddy.ModuleMap) (string, error) {
 //	        access_cookie  <name>
 //	        refresh_cookie <name>
 //	        login_page     <template file>
-//	        origin         <scheme://host[:port]...>
+//	        origin         <scheme://host[:port]|scheme://*.domain[:port]...>
+//	        cookie_domain  <domain>
+//	        login_origin   <scheme://host[:port]>
 //	    }
 //	}
 //
@@ -526,12 +529,38 @@ func parseIssuerSession(d *caddyfile.Dispenser) (*IssuerSession, error) {
 				return nil, opts.argErr()
 			}
 			for _, o := range s.Origins {
-				if _, err := session.NormalizeOrigin(o); err != nil {
+				if err := session.CheckOrigin(o); err != nil {
 					return nil, d.Errf("session %v", err)
 				}
 			}
+		case "cookie_domain":
+			if !d.AllArgs(&s.CookieDomain) {
+				return nil, opts.argErr()
+			}
+			if err := session.CheckCookieDomain(s.CookieDomain); err != nil {
+				return nil, d.Errf("session %v", err)
+			}
+		case "login_origin":
+			if !d.AllArgs(&s.LoginOrigin) {
+				return nil, opts.argErr()
+			}
+			if _, err := session.NormalizeOrigin(s.LoginOrigin); err != nil {
+				return nil, d.Errf("session login_origin: %v", err)
+			}
 		default:
 			return nil, opts.unknown()
+		}
+	}
+	// The checks across options, at the line of the option they refuse.
+	if s.CookieDomain != "" {
+		cookies := session.Cookies{Access: s.AccessCookie, Refresh: s.RefreshCookie}
+		if err := issuer.CheckCookieDomain(s.CookieDomain, cookies); err != nil {
+			return nil, opts.at("cookie_domain", fmt.Errorf("session: %w", err))
+		}
+	}
+	if s.LoginOrigin != "" {
+		if _, err := issuer.CheckLoginOrigin(s.LoginOrigin, s.CookieDomain); err != nil {
+			return nil, opts.at("login_origin", fmt.Errorf("session: %w", err))
 		}
 	}
 	if err := s.validate(); err != nil {

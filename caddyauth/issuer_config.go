@@ -130,9 +130,20 @@ type IssuerSession struct {
 	// .Action (the form's URL), .Next (a hidden field), .Username and .Error; the form must post
 	// the fields username, password and next to .Action.
 	LoginPage string `json:"login_page,omitempty"`
-	// Other origins (scheme://host[:port]) whose pages may post the login and logout forms and
-	// send state-changing requests with the session cookie. The site's own origin always may.
+	// Other origins (scheme://host[:port], or a pattern with the whole first label a wildcard,
+	// such as https://*.home.example: one label, scheme and port exact) whose pages may post the
+	// login and logout forms and send state-changing requests with the session cookie, and to
+	// which a browser may be sent back after logging in or out. The site's own origin always
+	// may.
 	Origins []string `json:"origins,omitempty"`
+	// A domain (home.example) whose sites all share the session: the cookies are set with
+	// Domain=<cookie_domain>, and a browser may be sent back to an https URL of the domain or
+	// any subdomain after logging in or out. The site serving the issuer must be under it.
+	CookieDomain string `json:"cookie_domain,omitempty"`
+	// The origin (https://auth.home.example) of the site serving this issuer's login page, to
+	// which jwt_auth handlers of the other sites under cookie_domain send browsers without a
+	// session, with the page they asked for as next. Needs cookie_domain, which must cover it.
+	LoginOrigin string `json:"login_origin,omitempty"`
 }
 
 // IssuerStore is where an issuer keeps the state its instances share.
@@ -321,8 +332,17 @@ func (s *IssuerSession) validate() error {
 	if s.AccessCookie != "" && s.AccessCookie == s.RefreshCookie {
 		return fmt.Errorf("session: access_cookie and refresh_cookie must differ (both are %q)", s.AccessCookie)
 	}
-	for _, o := range s.Origins {
-		if _, err := session.NormalizeOrigin(o); err != nil {
+	if _, err := session.ParseOrigins(s.Origins); err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
+	if s.CookieDomain != "" {
+		cookies := session.Cookies{Access: s.AccessCookie, Refresh: s.RefreshCookie}
+		if err := issuer.CheckCookieDomain(s.CookieDomain, cookies); err != nil {
+			return fmt.Errorf("session: %w", err)
+		}
+	}
+	if s.LoginOrigin != "" {
+		if _, err := issuer.CheckLoginOrigin(s.LoginOrigin, s.CookieDomain); err != nil {
 			return fmt.Errorf("session: %w", err)
 		}
 	}
@@ -332,8 +352,10 @@ func (s *IssuerSession) validate() error {
 // config builds the issuer's session configuration, parsing the login page template.
 func (s *IssuerSession) config() (*issuer.SessionConfig, error) {
 	cfg := &issuer.SessionConfig{
-		Cookies: session.Cookies{Access: s.AccessCookie, Refresh: s.RefreshCookie},
-		Origins: s.Origins,
+		Cookies:      session.Cookies{Access: s.AccessCookie, Refresh: s.RefreshCookie},
+		Origins:      s.Origins,
+		CookieDomain: s.CookieDomain,
+		LoginOrigin:  s.LoginOrigin,
 	}
 	if s.LoginPage != "" {
 		t, err := loadLoginPage(s.LoginPage)

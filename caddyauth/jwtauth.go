@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/cors"
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/oidcrp"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 	"github.com/gatehouse-dev/gatehouse/internal/verify"
 )
@@ -84,6 +85,9 @@ type JWTAuth struct {
 	// requests carried by the cookie must come from the site's own pages, and a browser without
 	// a session is redirected to the login page.
 	Session string `json:"session,omitempty"`
+	// The browser session from another OpenID provider (jwt_auth as a relying party), instead
+	// of a jwt_issuer's: see OIDCSession. Not with session.
+	SessionOIDC *OIDCSession `json:"session_oidc,omitempty"`
 	// Names of jwt_issuer handlers (their name setting) of this configuration whose keys are
 	// trusted and whose sessions session may use, whatever site they are in. Without
 	// issuer_names and without key settings, the handler trusts the jwt_issuer handlers of its
@@ -116,6 +120,7 @@ type JWTAuth struct {
 
 	link           *issuerLink
 	unregisterAuth func()
+	rp             *oidcrp.RP // with session oidc
 }
 
 // issuerLink is how a jwt_auth reaches the issuers of its configuration: the gatehouse app,
@@ -274,6 +279,11 @@ func (j *JWTAuth) Provision(ctx caddy.Context) (err error) {
 	}
 	if j.verifier, err = verify.New(policy, keys.NewMulti(providers...), nil); err != nil {
 		return err
+	}
+	if j.SessionOIDC != nil {
+		if err := j.provisionRP(ctx, policy); err != nil {
+			return err
+		}
 	}
 
 	j.extractor = verify.Extractor{}
@@ -440,6 +450,17 @@ func (j *JWTAuth) Validate() (err error) {
 			return err
 		}
 	}
+	if j.SessionOIDC != nil {
+		if j.Session != "" {
+			return errSessionBoth
+		}
+		if err := checkSessionSources("oidc", j.Sources); err != nil {
+			return err
+		}
+		if err := j.SessionOIDC.check(); err != nil {
+			return err
+		}
+	}
 	if j.Realm != "" {
 		if err := checkRealm(j.Realm); err != nil {
 			return err
@@ -517,6 +538,9 @@ func (j *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if j.Session != "" {
 		return j.serveSession(w, r, next)
+	}
+	if j.rp != nil {
+		return j.serveOIDC(w, r, next)
 	}
 
 	raw, found, err := j.extractor.Extract(r)

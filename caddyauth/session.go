@@ -165,10 +165,21 @@ func (j *JWTAuth) withoutSession(w http.ResponseWriter, r *http.Request, next ca
 			return a.login(w, r, false)
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, session.LoginURL(j.Session, r), http.StatusFound)
+		http.Redirect(w, r, j.loginURL(r), http.StatusFound)
 		return nil
 	}
 	return j.refuse(w, r, refused)
+}
+
+// loginURL is where a browser without a session is sent: the login page of the issuer whose
+// sessions this handler uses (on another site of its cookie_domain when it has a login_origin,
+// with r's absolute URL as next if allowed), or without one the session base's login page on
+// this site.
+func (j *JWTAuth) loginURL(r *http.Request) string {
+	if s := j.link.binding().sessions; s != nil {
+		return s.LoginURL(r)
+	}
+	return session.LoginURL(j.Session, r)
 }
 
 // checkSessionBase checks the session setting: the base path of a jwt_issuer.

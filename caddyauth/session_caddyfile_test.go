@@ -61,7 +61,7 @@ func TestAdaptSessionErrors(t *testing.T) {
 		{"unknown option", user + "session {\n\t\t\tcookie x\n\t\t}\n\t}", 5, "unrecognized session option 'cookie'"},
 		{"twice", user + "session {\n\t\t\torigin https://a.example\n\t\t\torigin https://b.example\n\t\t}\n\t}", 6, "session origin is already set"},
 		{"no base path", "jwt_issuer {\n\t\tuser bob " + bobHash + "\n\t\tsession\n\t}", 2, "session needs the issuer's base path"},
-		{"jwt_auth session no arg", "jwt_auth {\n\t\tsession\n\t}", 3, "session takes <issuer base path>, e.g. session /api/token; got no value"},
+		{"jwt_auth session no arg", "jwt_auth {\n\t\tsession\n\t}", 3, "session takes <issuer base path> | oidc <issuer URL> { ... }, e.g. session /api/token; got no value"},
 		{"jwt_auth session relative", "jwt_auth {\n\t\tsession api/token\n\t}", 3, "must be the base path of a jwt_issuer"},
 		{"jwt_auth session trailing slash", "jwt_auth {\n\t\tsession /api/token/\n\t}", 3, "must be the base path of a jwt_issuer"},
 		{"jwt_auth session after from_cookie", "jwt_auth {\n\t\tfrom_cookie c\n\t\tsession /api/token\n\t}", 4, "from_cookie c cannot be combined with session /api/token"},

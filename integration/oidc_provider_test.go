@@ -253,8 +253,15 @@ func oidcProviderTools(t *testing.T) string {
 // printed if the test failed.
 func startOIDCProvider(t *testing.T, node string, port int) *oidcProvider {
 	t.Helper()
+	return startProviderScript(t, node, "provider.mjs", port)
+}
+
+// startProviderScript runs script of integration/oidcprovider (provider.mjs or another that
+// prints the same `listening` line) with the port and args, as startOIDCProvider does.
+func startProviderScript(t *testing.T, node, script string, port int, args ...string) *oidcProvider {
+	t.Helper()
 	p := &oidcProvider{out: &providerOutput{listening: make(chan string, 1)}, exited: make(chan struct{})}
-	p.cmd = exec.Command(node, "provider.mjs", fmt.Sprint(port))
+	p.cmd = exec.Command(node, append([]string{script, fmt.Sprint(port)}, args...)...)
 	p.cmd.Dir = oidcProviderDir
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	stdin, err := p.cmd.StdinPipe() // closed at the end: provider.mjs exits with it

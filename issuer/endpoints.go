@@ -7,7 +7,6 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,7 +119,7 @@ func (h *Handler) trustedOrigin(r *http.Request, origin string) bool {
 	if err != nil {
 		return false
 	}
-	if o == session.SiteOrigin(r) || (h.sessions != nil && slices.Contains(h.sessions.origins, o)) ||
+	if o == session.SiteOrigin(r) || (h.sessions != nil && h.sessions.origins.Match(o)) ||
 		(h.cors != nil && h.cors.Allows(origin)) {
 		return true
 	}

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"go.uber.org/zap"
 )
@@ -60,6 +61,28 @@ button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}
 // else: no script, no frames around it, no other form target.
 const loginPageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// loginPageCSPFor is loginPageCSP for a page whose form sends the browser on to next: browsers
+// apply form-action to the redirect that follows the post too, so an absolute next (a sibling
+// site's page, which the return rule allowed) adds its origin, and only that one.
+func loginPageCSPFor(next string) string {
+	if strings.HasPrefix(next, "/") {
+		return loginPageCSP
+	}
+	scheme, rest, ok := strings.Cut(next, "://")
+	if !ok {
+		return loginPageCSP
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	// Return.Next let through only a host name and a port here; anything else stays 'self'.
+	if strings.ContainsAny(authority, " ;,'\"\\") || authority == "" {
+		return loginPageCSP
+	}
+	return strings.Replace(loginPageCSP, "form-action 'self'", "form-action 'self' "+strings.ToLower(scheme)+"://"+strings.ToLower(authority), 1)
+}
+
 // page writes the login page with status.
 func (s *Sessions) page(w http.ResponseWriter, r *http.Request, status int, d LoginPageData) {
 	var buf bytes.Buffer
@@ -75,7 +98,7 @@ func (s *Sessions) page(w http.ResponseWriter, r *http.Request, status int, d Lo
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Content-Length", strconv.Itoa(buf.Len()))
 	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", loginPageCSP)
+	hd.Set("Content-Security-Policy", loginPageCSPFor(d.Next))
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/mint"
+	"github.com/gatehouse-dev/gatehouse/internal/safeurl"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 )
 
@@ -20,10 +23,19 @@ type SessionConfig struct {
 	Cookies session.Cookies
 	// LoginPage renders the login page with a LoginPageData; nil means the built-in page.
 	LoginPage *template.Template
-	// Origins are other origins (scheme://host[:port]) whose pages may use the session: post the
-	// login and logout forms and send state-changing requests with the cookie. The site's own
-	// origin is always allowed.
+	// Origins are other origins (scheme://host[:port], or one-label patterns such as
+	// https://*.home.example) whose pages may use the session: post the login and logout forms
+	// and send state-changing requests with the cookie. The site's own origin is always
+	// allowed. A browser may also be sent back to them after logging in or out.
 	Origins []string
+	// CookieDomain, when not "", sets the cookies with Domain=CookieDomain, so that one login
+	// is good for every site under it; a browser may then be sent back to an https URL of any of
+	// them after logging in or out.
+	CookieDomain string
+	// LoginOrigin is the origin (scheme://host[:port]) of the site serving the login page, when
+	// jwt_auth handlers of other sites share the session (CookieDomain): they send browsers
+	// there, with their own absolute URL as next. "": the login page is on each site's own host.
+	LoginOrigin string
 }
 
 // renewGrace is how long the successor of a rotated refresh cookie is handed out again to
@@ -47,12 +59,14 @@ var ErrUnavailable = errors.New("the session store is unavailable")
 
 // Sessions is the browser side of a Handler, which jwt_auth uses to read and renew sessions.
 type Sessions struct {
-	h        *Handler
-	cookies  session.Cookies
-	origins  []string
-	tmpl     *template.Template
-	now      func() time.Time
-	renewals renewals
+	h           *Handler
+	cookies     session.Cookies
+	origins     session.Origins
+	ret         session.Return // where a browser may be sent after logging in or out
+	loginOrigin string         // LoginOrigin, normalized; "" for none
+	tmpl        *template.Template
+	now         func() time.Time
+	renewals    renewals
 }
 
 // newSessions checks cfg and builds the Sessions of h.
@@ -72,13 +86,22 @@ func newSessions(h *Handler, cfg *SessionConfig) (*Sessions, error) {
 	if s.cookies.Access == s.cookies.Refresh {
 		return nil, fmt.Errorf("issuer: the access and refresh cookies must have different names (both are %q)", s.cookies.Access)
 	}
-	for _, o := range cfg.Origins {
-		n, err := session.NormalizeOrigin(o)
-		if err != nil {
-			return nil, fmt.Errorf("issuer: session origin: %w", err)
-		}
-		s.origins = append(s.origins, n)
+	var err error
+	if s.origins, err = session.ParseOrigins(cfg.Origins); err != nil {
+		return nil, fmt.Errorf("issuer: session origin: %w", err)
 	}
+	if cfg.CookieDomain != "" {
+		if err := CheckCookieDomain(cfg.CookieDomain, s.cookies); err != nil {
+			return nil, fmt.Errorf("issuer: %w", err)
+		}
+		s.cookies.Domain = cfg.CookieDomain
+	}
+	if cfg.LoginOrigin != "" {
+		if s.loginOrigin, err = CheckLoginOrigin(cfg.LoginOrigin, cfg.CookieDomain); err != nil {
+			return nil, fmt.Errorf("issuer: %w", err)
+		}
+	}
+	s.ret = session.Return{Base: h.base, Domain: cfg.CookieDomain, Origins: s.origins}
 	if s.tmpl == nil {
 		s.tmpl = defaultLoginPage
 	}
@@ -96,8 +119,54 @@ func (s *Sessions) Cookies() session.Cookies { return s.cookies }
 // check of requests that act on the session cookies).
 func (s *Sessions) FromSite(r *http.Request) bool { return session.FromSite(r, s.origins) }
 
-// LoginURL is the login page's URL for a browser that asked for r without a session.
-func (s *Sessions) LoginURL(r *http.Request) string { return session.LoginURL(s.h.base, r) }
+// LoginURL is the login page's URL for a browser that asked for r without a session: on r's own
+// host, or with a login origin on that site, with r's absolute URL as next when the rule of
+// return addresses allows it (else the login site's "/").
+func (s *Sessions) LoginURL(r *http.Request) string {
+	if s.loginOrigin == "" {
+		return session.LoginURL(s.h.base, r)
+	}
+	return session.LoginURLAt(s.loginOrigin, s.h.base, s.ret, r)
+}
+
+// Next returns next when a browser may be sent there after logging in or out (a path of this
+// site, or an absolute URL of a host the cookie domain or the origins allow), else "/".
+func (s *Sessions) Next(next string) string { return s.ret.Next(next) }
+
+// CheckCookieDomain checks a session's cookie_domain for cookies: a domain name of two labels
+// or more, and no __Host- cookie, which a browser refuses with a Domain.
+func CheckCookieDomain(domain string, cookies session.Cookies) error {
+	if err := session.CheckCookieDomain(domain); err != nil {
+		return err
+	}
+	for _, name := range []string{cookies.Access, cookies.Refresh} {
+		if strings.HasPrefix(name, "__Host-") {
+			return fmt.Errorf("cookie %s cannot have cookie_domain %s: browsers refuse a __Host- cookie with a Domain; use a __Secure- name", name, domain)
+		}
+	}
+	return nil
+}
+
+// CheckLoginOrigin checks a session's login_origin and returns it normalized: https (or http
+// to this machine), and, with a cookie domain, a host the cookies of that domain reach (the
+// login page sets them; a browser drops cookies for a domain that does not cover the host).
+func CheckLoginOrigin(origin, cookieDomain string) (string, error) {
+	n, err := session.NormalizeOrigin(origin)
+	if err != nil {
+		return "", fmt.Errorf("login_origin: %w", err)
+	}
+	u, _ := url.Parse(n)
+	if err := safeurl.Check(u); err != nil {
+		return "", fmt.Errorf("login_origin %s: %w", origin, err)
+	}
+	if cookieDomain == "" {
+		return "", fmt.Errorf("login_origin %s needs cookie_domain: without it the cookies the login page sets reach that site only", origin)
+	}
+	if !session.InDomain(u.Hostname(), cookieDomain) {
+		return "", fmt.Errorf("cookie_domain %s does not cover the login site %s: its cookies would not be sent to it; give a domain of which %s is a subdomain", cookieDomain, u.Hostname(), u.Hostname())
+	}
+	return n, nil
+}
 
 // Base is the issuer's base path: nothing under it is ever sent to the login page.
 func (s *Sessions) Base() string { return s.h.base }

@@ -417,3 +417,18 @@ func TestRenewalsBounded(t *testing.T) {
 		t.Fatalf("a storage failure was remembered")
 	}
 }
+
+// TestLoginPageCSPForNext: the login page's form-action allows the origin of an absolute next
+// (browsers check the redirect after the post against it), and nothing else.
+func TestLoginPageCSPForNext(t *testing.T) {
+	for next, want := range map[string]string{
+		"/private/":                           "form-action 'self';",
+		"https://b.home.example:8443/x?y=1":   "form-action 'self' https://b.home.example:8443;",
+		"HTTPS://B.Home.Example/":             "form-action 'self' https://b.home.example;",
+		"https://b.home.example'; script-src": "form-action 'self';",
+	} {
+		if got := loginPageCSPFor(next); !strings.Contains(got, want) {
+			t.Errorf("CSP for next %q = %q, want %q in it", next, got, want)
+		}
+	}
+}

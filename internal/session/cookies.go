@@ -16,8 +16,12 @@ import (
 // and Path=/: jwt_auth renews the session in-line, on whichever protected path the request is
 // for, which is what keeps a request and its body when the access token has expired; in
 // exchange jwt_auth removes the refresh cookie from every request before it goes on.
+//
+// With Domain set (a session's cookie_domain), both are sent to every host under that domain,
+// so that one login covers sibling sites; otherwise they are host-only.
 type Cookies struct {
 	Access, Refresh string
+	Domain          string
 }
 
 // Set adds the Set-Cookie headers of a new or renewed session to w: the access cookie, and the
@@ -25,17 +29,23 @@ type Cookies struct {
 // browser drops an expired token instead of sending it).
 func (c Cookies) Set(w http.ResponseWriter, r *http.Request, now time.Time, access string, accessExp time.Time, refresh string, refreshExp time.Time) {
 	sec := secure(r)
-	add(w, c.Access, access, maxAge(accessExp, now), http.SameSiteLaxMode, sec)
+	add(w, c.Access, access, c.Domain, maxAge(accessExp, now), http.SameSiteLaxMode, sec)
 	if refresh != "" {
-		add(w, c.Refresh, refresh, maxAge(refreshExp, now), http.SameSiteStrictMode, sec)
+		add(w, c.Refresh, refresh, c.Domain, maxAge(refreshExp, now), http.SameSiteStrictMode, sec)
 	}
 }
 
 // Clear adds the Set-Cookie headers that delete both cookies (the same attributes, Max-Age=0).
+// With Domain, host-only cookies of the same names are deleted too: a browser that logged in
+// before cookie_domain was set still holds them, and would otherwise send each name twice.
 func (c Cookies) Clear(w http.ResponseWriter, r *http.Request) {
 	sec := secure(r)
-	add(w, c.Access, "", -1, http.SameSiteLaxMode, sec)
-	add(w, c.Refresh, "", -1, http.SameSiteStrictMode, sec)
+	add(w, c.Access, "", c.Domain, -1, http.SameSiteLaxMode, sec)
+	add(w, c.Refresh, "", c.Domain, -1, http.SameSiteStrictMode, sec)
+	if c.Domain != "" {
+		add(w, c.Access, "", "", -1, http.SameSiteLaxMode, sec)
+		add(w, c.Refresh, "", "", -1, http.SameSiteStrictMode, sec)
+	}
 }
 
 // maxAge is the seconds from now to exp, rounded up so that a token's cookie lives as long as
@@ -46,11 +56,12 @@ func maxAge(exp, now time.Time) int {
 	return max(1, int((exp.Sub(now)+time.Second-1)/time.Second))
 }
 
-func add(w http.ResponseWriter, name, value string, maxAge int, same http.SameSite, secure bool) {
+func add(w http.ResponseWriter, name, value, domain string, maxAge int, same http.SameSite, secure bool) {
 	c := &http.Cookie{
 		Name:     name,
 		Value:    value,
 		Path:     "/",
+		Domain:   domain,
 		MaxAge:   maxAge, // negative: "Max-Age=0", delete now
 		HttpOnly: true,
 		Secure:   secure || strings.HasPrefix(name, "__Secure-") || strings.HasPrefix(name, "__Host-"),

@@ -75,3 +75,121 @@ func LoginURL(base string, r *http.Request) string {
 	}
 	return base + LoginPath + "?next=" + url.QueryEscape(SafeNext(target, base))
 }
+
+// Return is the rule for where a browser may be sent after logging in or out: a path of the
+// site (SafeNext), or, for sessions shared with sibling sites, an absolute URL of a host the
+// configuration allows: https to Domain (the cookie_domain) or one of its subdomains, on any
+// port (cookies do not tell ports apart), or a URL of one of Origins (scheme and port exact).
+// Anything else becomes "/", the issuer's own site.
+type Return struct {
+	// Base is the issuer's base path: no target is under it.
+	Base string
+	// Domain is the session's cookie_domain, "" for none.
+	Domain string
+	// Origins are the session's trusted origins.
+	Origins Origins
+}
+
+// Next returns next when it is a target the rule allows, and "/" otherwise.
+func (rt Return) Next(next string) string {
+	if strings.HasPrefix(next, "/") || (rt.Domain == "" && rt.Origins.Empty()) {
+		return SafeNext(next, rt.Base)
+	}
+	if rt.allowedAbsolute(next) {
+		return next
+	}
+	return "/"
+}
+
+// allowedAbsolute reports whether next is an absolute URL the rule allows. The URL must be in
+// the one form every parser reads alike: scheme://host[:port] in plain ASCII (no user, no
+// percent-escapes, backslashes or spaces in the authority), then a target SafeNext keeps.
+func (rt Return) allowedAbsolute(next string) bool {
+	if len(next) > maxNext {
+		return false
+	}
+	var scheme string
+	switch {
+	case hasPrefixFold(next, "https://"):
+		scheme = "https"
+	case hasPrefixFold(next, "http://"):
+		scheme = "http"
+	default:
+		return false
+	}
+	rest := next[len(scheme)+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, target := rest[:end], rest[end:]
+	if authority == "" || strings.ContainsAny(authority, "@%\\ \t[]") {
+		return false // a user, escapes or an IPv6 literal: not a host a sibling site has
+	}
+	host, port := authority, ""
+	if i := strings.IndexByte(authority, ':'); i >= 0 {
+		host, port = authority[:i], authority[i+1:]
+		if !validPort(port) {
+			return false
+		}
+	}
+	host = strings.ToLower(host)
+	if !DomainName(host) {
+		return false
+	}
+	if target == "" {
+		target = "/"
+	}
+	if target[0] != '/' || SafeNext(target, rt.Base) != target {
+		return false
+	}
+	if scheme == "https" && rt.Domain != "" && InDomain(host, rt.Domain) {
+		return true
+	}
+	origin := scheme + "://" + host
+	if port != "" && !(scheme == "https" && port == "443") && !(scheme == "http" && port == "80") {
+		origin += ":" + port
+	}
+	return rt.Origins.Match(origin)
+}
+
+// validPort reports whether p is a port number, 1 to 65535, in decimal without leading zeros.
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 || p[0] == '0' {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+		n = n*10 + int(p[i]-'0')
+	}
+	return n <= 65535
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// RequestURL is the absolute URL of r as the browser sent it: https or http (HTTPS), its Host,
+// and its target (as LoginURL takes it). A sibling site sends it as next to the login page of
+// another host, where Return decides whether it is a place to come back to.
+func RequestURL(r *http.Request) string {
+	target := r.RequestURI
+	if !strings.HasPrefix(target, "/") {
+		target = r.URL.RequestURI()
+	}
+	scheme := "http://"
+	if HTTPS(r) {
+		scheme = "https://"
+	}
+	return scheme + r.Host + target
+}
+
+// LoginURLAt is the login page on another site, loginOrigin (scheme://host[:port]), for a
+// browser that asked for r: next is r's absolute URL when rt allows it, else "/" (the login
+// page's own site).
+func LoginURLAt(loginOrigin, base string, rt Return, r *http.Request) string {
+	return loginOrigin + base + LoginPath + "?next=" + url.QueryEscape(rt.Next(RequestURL(r)))
+}

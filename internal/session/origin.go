@@ -7,14 +7,14 @@ import (
 	"strings"
 )
 
-// FromSite reports whether r was sent by the site's own pages, or by a page of one of trusted
-// (origins normalized by NormalizeOrigin): its Origin header, or without one the origin of its
+// FromSite reports whether r was sent by the site's own pages, or by a page of one of trusted:
+// its Origin header, or without one the origin of its
 // Referer, must be the origin r was sent to. A request with neither header is refused: every
 // browser sends Origin with a cross-origin request and with a same-origin POST, so only a
 // request whose Referer was suppressed and that is not a POST from a page lacks both, and the
 // check fails closed for it. This is the CSRF defence of everything that acts on the session
 // cookies (OWASP's "verifying origin with standard headers").
-func FromSite(r *http.Request, trusted []string) bool {
+func FromSite(r *http.Request, trusted Origins) bool {
 	var from string
 	switch o := r.Header.Values("Origin"); {
 	case len(o) > 1:
@@ -39,15 +39,7 @@ func FromSite(r *http.Request, trusted []string) bool {
 	if err != nil {
 		return false
 	}
-	if got == SiteOrigin(r) {
-		return true
-	}
-	for _, t := range trusted {
-		if got == t {
-			return true
-		}
-	}
-	return false
+	return got == SiteOrigin(r) || trusted.Match(got)
 }
 
 // SiteOrigin is the origin r was sent to: https when the browser used it (HTTPS), else http,

@@ -96,3 +96,7 @@ func Insecure(r *http.Request) bool { return !HTTPS(r) && !loopbackHost(r.Host) 
 // secure reports whether cookies set in answer to r carry the Secure attribute: always, but for
 // plain http to this machine.
 func secure(r *http.Request) bool { return HTTPS(r) || !loopbackHost(r.Host) }
+
+// SecureCookies reports whether cookies set in answer to r carry the Secure attribute, as the
+// session cookies do: always, but for plain http to this machine.
+func SecureCookies(r *http.Request) bool { return secure(r) }

@@ -82,7 +82,10 @@ func TestLoginURL(t *testing.T) {
 }
 
 func TestFromSite(t *testing.T) {
-	trusted := []string{"https://app.example"}
+	trustedOrigins, err := ParseOrigins([]string{"https://app.example", "https://*.apps.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name    string
 		host    string
@@ -106,6 +109,11 @@ func TestFromSite(t *testing.T) {
 		{"origin wins over referer", "site.example", true, map[string][]string{"Origin": {"https://evil.example"}, "Referer": {"https://site.example/"}}, false},
 		{"neither header", "site.example", true, nil, false},
 		{"garbage origin", "site.example", true, map[string][]string{"Origin": {"https://site.example/path"}}, false},
+		{"pattern origin", "site.example", true, map[string][]string{"Origin": {"https://x.apps.example"}}, true},
+		{"pattern origin, two labels", "site.example", true, map[string][]string{"Origin": {"https://x.y.apps.example"}}, false},
+		{"pattern's own domain", "site.example", true, map[string][]string{"Origin": {"https://apps.example"}}, false},
+		{"pattern origin, attacker suffix", "site.example", true, map[string][]string{"Origin": {"https://x.apps.example.attacker.com"}}, false},
+		{"pattern referer", "site.example", true, map[string][]string{"Referer": {"https://x.apps.example/page"}}, true},
 	}
 	for _, c := range cases {
 		r := httptest.NewRequest(http.MethodPost, "/api/token/login", nil)
@@ -118,7 +126,7 @@ func TestFromSite(t *testing.T) {
 		for k, v := range c.headers {
 			r.Header[k] = v
 		}
-		if got := FromSite(r, trusted); got != c.want {
+		if got := FromSite(r, trustedOrigins); got != c.want {
 			t.Errorf("%s: FromSite = %v, want %v", c.name, got, c.want)
 		}
 	}
