@@ -27,7 +27,7 @@ const (
 func (s *Sessions) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.page(w, r, http.StatusOK, LoginPageData{
 		Action: s.h.base + session.LoginPath,
-		Next:   session.SafeNext(r.URL.Query().Get("next"), s.h.base),
+		Next:   s.h.safeNext(r.URL.Query().Get("next")),
 	})
 }
 
@@ -65,7 +65,7 @@ func (s *Sessions) decideLogin(w http.ResponseWriter, r *http.Request) (outcome 
 	f, p := readFields(r)
 	if p == nil {
 		if v, ok := f["next"]; ok && v.kind == textValue {
-			d.Next = session.SafeNext(v.text, h.base)
+			d.Next = h.safeNext(v.text)
 		}
 		if v, ok := f["username"]; ok && v.kind == textValue {
 			d.Username = v.text

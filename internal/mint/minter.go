@@ -268,3 +268,6 @@ func (m *Minter) refreshFields(refresh *token.Claims) (map[string]json.RawMessag
 	}
 	return fields, uid, nil
 }
+
+// UserIDClaim is the claim that holds the user id in the tokens the minter makes.
+func (m *Minter) UserIDClaim() string { return m.userID }
