@@ -341,7 +341,10 @@ func (p *provider) resume(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, http.StatusBadRequest, "This sign-in request is unknown or has expired. Go back to the application and sign in again.")
 		return
 	}
-	http.Redirect(w, r, p.h.base+callbackPath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
+	// A page that opens the callback, rather than a redirect: the browser comes here from the
+	// login form, and the login page's Content-Security-Policy (form-action 'self') would stop
+	// the form's redirect chain at the app's address; a new navigation is not the form's.
+	openPage(w, r, p.h.base+callbackPath+"?id="+url.QueryEscape(id))
 }
 
 // loginURL is the login page, which sends the browser on to resume the request id.
@@ -372,6 +375,12 @@ func (p *provider) bounce(w http.ResponseWriter, r *http.Request, rest string) {
 	if q := r.URL.RawQuery; q != "" {
 		target += "?" + url.Values(r.URL.Query()).Encode()
 	}
+	openPage(w, r, target)
+}
+
+// openPage answers with a page that at once opens target (a path of this site, its query
+// encoded) with a meta refresh; no script.
+func openPage(w http.ResponseWriter, r *http.Request, target string) {
 	u := html.EscapeString(target)
 	body := `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">` +
 		`<meta http-equiv="refresh" content="0;url=` + u + `"><title>Signing in</title></head>` +
@@ -410,9 +419,9 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	_, _ = w.Write([]byte(`{"error":"` + code + `","error_description":"` + desc + `"}`))
 }
 
-// checkSecretHash checks that hash is a bcrypt hash (a client secret is never configured in
+// CheckSecretHash checks that hash is a bcrypt hash (a client secret is never configured in
 // plain text).
-func checkSecretHash(hash string) error {
+func CheckSecretHash(hash string) error {
 	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
 		return errors.New("secret_hash must be a bcrypt hash (make one with `caddy hash-password`), never the secret itself")
 	}
@@ -433,7 +442,7 @@ func CheckProviderClient(c *ProviderClient) error {
 		return fmt.Errorf("client %s: needs at least one redirect_uri", c.ID)
 	}
 	if c.SecretHash != "" {
-		if err := checkSecretHash(c.SecretHash); err != nil {
+		if err := CheckSecretHash(c.SecretHash); err != nil {
 			return fmt.Errorf("client %s: %w", c.ID, err)
 		}
 	}

@@ -4,12 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -82,11 +83,14 @@ func newOPFixture(t *testing.T) *opFixture {
 	return f
 }
 
-// login signs the browser in as alice.
-func (f *opFixture) login() {
+// login signs the browser in as alice, with next when given.
+func (f *opFixture) login(next ...string) {
 	f.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/auth/login",
-		strings.NewReader(url.Values{"username": {"alice"}, "password": {alicePassword}}.Encode()))
+	form := url.Values{"username": {"alice"}, "password": {alicePassword}}
+	if len(next) > 0 {
+		form.Set("next", next[0])
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/auth/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", f.srv.URL)
 	resp, err := f.browser.Do(req)
@@ -241,12 +245,24 @@ func TestProviderDiscovery(t *testing.T) {
 // refresh token that rotates.
 func TestProviderCodeFlow(t *testing.T) {
 	f := newOPFixture(t)
-	// Not signed in: the login page, which comes back to the request.
-	_, resp, body := f.follow(f.authorizeURL("grafana", webRedirect))
-	if resp.StatusCode != 200 || !strings.Contains(body, "authorize/resume") {
+	// Not signed in: the login page, whose form comes back to the request, through a page
+	// that opens the callback (a new navigation, not the form's redirect chain).
+	_, resp, body := f.follow(f.authorizeURL("grafana", webRedirect, "code_challenge", challenge(verifier), "code_challenge_method", "S256"))
+	next := regexp.MustCompile(`name="next" value="([^"]+)"`).FindStringSubmatch(body)
+	if resp.StatusCode != 200 || next == nil || !strings.HasPrefix(next[1], "/auth/authorize/resume?id=") {
 		t.Fatalf("not signed in: %d %s", resp.StatusCode, body)
 	}
-	f.login()
+	f.login(html.UnescapeString(next[1]))
+	loc, resp, body := f.follow(f.srv.URL + html.UnescapeString(next[1]))
+	page := regexp.MustCompile(`url=(/auth/authorize/callback\?id=[0-9a-f]+)"`).FindStringSubmatch(body)
+	if loc != "" || page == nil {
+		t.Fatalf("resume: %d %q %s", resp.StatusCode, loc, body)
+	}
+	loc, _, _ = f.follow(f.srv.URL + page[1])
+	if u, _ := url.Parse(loc); !strings.HasPrefix(loc, webRedirect+"?") || u.Query().Get("code") == "" {
+		t.Fatalf("callback: %q", loc)
+	}
+	// Once signed in, the code comes at once.
 	code := f.code("grafana", webRedirect, "code_challenge", challenge(verifier), "code_challenge_method", "S256")
 	st, tok := f.token(grafana, exchangeForm(code, webRedirect, "code_verifier", verifier))
 	if st != 200 {
@@ -430,5 +446,4 @@ func TestProviderConfigErrors(t *testing.T) {
 			t.Errorf("%s accepted", iss)
 		}
 	}
-	_ = net.IPv4len
 }
