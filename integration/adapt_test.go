@@ -35,7 +35,14 @@ func documentedCaddyfiles(t *testing.T) []documentedCaddyfile {
 		}
 		return string(raw)
 	}
+	// docs/*.md are checked like README.md.
 	markdown := []string{"README.md"}
+	if docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md")); err == nil {
+		for _, d := range docs {
+			rel, _ := filepath.Rel(root, d)
+			markdown = append(markdown, rel)
+		}
+	}
 	files := []string{"Caddyfile.example"}
 	err = filepath.WalkDir(filepath.Join(root, "examples"), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
