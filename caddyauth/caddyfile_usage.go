@@ -30,6 +30,18 @@ var optionTable = map[string][]option{
 		{"store", "redis <url> [{ prefix <prefix> }]", "redis redis://127.0.0.1:6379/0"},
 		{"cors", "{ origins <origin...> ... }", "{ origins https://app.example.com }"},
 		{"session", "[{ <session options> }]", "{ login_page /etc/caddy/login.html }"},
+		{"provider", "{ client <id> { ... } ... }", "{ client grafana { secret_hash ...; redirect_uri ... } }"},
+	},
+	"provider": {
+		{"client", "<id> { <client options> }", "grafana { secret_hash ...; redirect_uri https://grafana.example.com/login/generic_oauth }"},
+	},
+	"client": {
+		{"secret_hash", "<bcrypt hash>", "$2a$10$..."},
+		{"public", "", ""},
+		{"redirect_uri", "<url...>", "https://grafana.example.com/login/generic_oauth"},
+		{"post_logout_redirect_uri", "<url...>", "https://grafana.example.com/"},
+		{"scopes", "<scope...>", "openid profile email"},
+		{"claims", "<claim...>", "email groups"},
 	},
 	"session": {
 		{"access_cookie", "<name>", "gatehouse_access"},

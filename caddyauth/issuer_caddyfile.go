@@ -56,6 +56,13 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, 
 		h.Next()
 		return nil, h.Err("session needs the issuer's base path: mount it with a path matcher such as /api/token/* (jwt_auth names it in its session setting)")
 	}
+	if j.Provider != nil {
+		if err := checkProviderBase(j.Issuer, j.BasePath); err != nil {
+			h.Reset()
+			h.Next()
+			return nil, h.Errf("%v", err)
+		}
+	}
 	return h.NewRoute(matcherSet, j), nil
 }
 
@@ -118,6 +125,15 @@ func basePathOf(ms caddy.ModuleMap) (string, error) {
 //	        origin         <scheme://host[:port]|scheme://*.domain[:port]...>
 //	        cookie_domain  <domain>
 //	        login_origin   <scheme://host[:port]>
+//	    }
+//	    provider {
+//	        client <id> {
+//	            secret_hash <bcrypt> | public
+//	            redirect_uri <uri...>
+//	            post_logout_redirect_uri <uri...>
+//	            scopes <scope...>
+//	            claims <claim...>
+//	        }
 //	    }
 //	}
 //
@@ -345,6 +361,16 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			j.Session = sess
 
+		case "provider":
+			if err := once(name); err != nil {
+				return err
+			}
+			p, err := parseIssuerProvider(d)
+			if err != nil {
+				return err
+			}
+			j.Provider = p
+
 		default:
 			return opts.unknown()
 		}
@@ -366,6 +392,11 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	if err := j.checkUserIDClaim(); err != nil {
 		return at("user_id_claim", err)
+	}
+	if j.Provider != nil {
+		if err := j.Provider.validate(&j.IssuerConfig); err != nil {
+			return at("provider", err)
+		}
 	}
 	return nil
 }

@@ -85,6 +85,10 @@ type IssuerConfig struct {
 	// process's memory. Default: Caddy's configured storage for keys and revocations, memory for
 	// the login limits.
 	Store *IssuerStore `json:"store,omitempty"`
+	// Makes the issuer an OpenID Connect provider for other apps, with the clients declared
+	// here. Needs session, and issuer set to the provider's issuer URL (https://<host> followed
+	// by the base path), where discovery is served.
+	Provider *IssuerProvider `json:"provider,omitempty"`
 	// Where the issuer was configured, e.g. "Caddyfile:12" (its jwt_issuer directive, or its
 	// issuer in the gatehouse global option): set by the Caddyfile adapter, used in error
 	// messages only, so that a users, key or template file that cannot be loaded is reported
@@ -314,6 +318,11 @@ func (c *IssuerConfig) validate() error {
 	}
 	if c.Session != nil {
 		if err := c.Session.validate(); err != nil {
+			return err
+		}
+	}
+	if c.Provider != nil {
+		if err := c.Provider.validate(c); err != nil {
 			return err
 		}
 	}

@@ -133,6 +133,9 @@ func (c *issuerCore) handlerConfig(base string, logger *zap.Logger) issuer.Confi
 	if c.ipLimit != nil {
 		cfg.IPLimit, cfg.UserIPLimit, cfg.UserLimit = c.ipLimit, c.userIPLimit, c.userLim
 	}
+	if c.cfg.Provider != nil {
+		cfg.Provider = c.cfg.Provider.config(c.cfg, c.state.storage, c.name)
+	}
 	return cfg
 }
 

@@ -96,6 +96,12 @@ func (j *JWTIssuer) provision(ctx caddy.Context, storage kv.Storage) (err error)
 		release()
 		return errors.New("session needs base_path (mount the issuer with a path matcher such as /api/token/*): jwt_auth finds the sessions by it")
 	}
+	if core.cfg.Provider != nil {
+		if err := checkProviderBase(core.cfg.Issuer, j.BasePath); err != nil {
+			release()
+			return err
+		}
+	}
 	hcfg := core.handlerConfig(j.BasePath, j.logger)
 	if hcfg.Events, err = issuerEvents(ctx.GetMetricsRegistry(), core.name); err != nil {
 		release()

@@ -67,6 +67,8 @@ type Config struct {
 	// Events, when not nil, is told how each login, refresh, logout and session renewal ended
 	// (for metrics); nil counts nothing.
 	Events Events
+	// Provider, when not nil, makes the issuer an OpenID Connect provider (needs Session).
+	Provider *ProviderConfig
 }
 
 // Handler serves the token endpoints. Safe for concurrent use.
@@ -87,6 +89,7 @@ type Handler struct {
 
 	sessions *Sessions    // nil when browser sessions are off
 	cors     *cors.Policy // nil without CORS
+	provider *provider    // nil unless the issuer is an OpenID provider
 
 	// refreshTokens verifies the tokens of refresh and blacklist (token_type "refresh");
 	// anyTokens those of verify, which accepts any token type, as simplejwt's does.
@@ -166,6 +169,11 @@ func New(cfg Config) (*Handler, error) {
 			return nil, err
 		}
 	}
+	if cfg.Provider != nil {
+		if h.provider, err = newProvider(h, cfg.Provider); err != nil {
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -195,6 +203,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rest = strings.TrimSuffix(rest, "/")
+	if p := h.provider; p != nil && p.owns(rest) {
+		p.serve(w, r, rest)
+		return
+	}
 	if rest == "/jwks.json" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.fail(w, methodNotAllowed(r.Method, "GET, HEAD"))

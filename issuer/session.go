@@ -130,8 +130,17 @@ func (s *Sessions) LoginURL(r *http.Request) string {
 }
 
 // Next returns next when a browser may be sent there after logging in or out (a path of this
-// site, or an absolute URL of a host the cookie domain or the origins allow), else "/".
-func (s *Sessions) Next(next string) string { return s.ret.Next(next) }
+// site, or an absolute URL of a host the cookie domain or the origins allow), else "/". The
+// OpenID provider's resume address, under the base path that the rule refuses, is kept: it is
+// where the login page returns to during a sign-in for a relying party.
+func (s *Sessions) Next(next string) string {
+	if s.h.provider != nil {
+		if rest, ok := strings.CutPrefix(next, s.h.base+resumePath+"?id="); ok && validRequestID(rest) {
+			return next
+		}
+	}
+	return s.ret.Next(next)
+}
 
 // CheckCookieDomain checks a session's cookie_domain for cookies: a domain name of two labels
 // or more, and no __Host- cookie, which a browser refuses with a Domain.

@@ -235,3 +235,8 @@ func digest(h crypto.Hash, input []byte) []byte {
 	d := sha512.Sum512(input)
 	return d[:]
 }
+
+// PrivateKey is the signer's private key (*ecdsa.PrivateKey, ed25519.PrivateKey or
+// *rsa.PrivateKey), for a protocol library that signs with it itself (the OpenID provider's ID
+// tokens); nil for an HMAC signer, whose secret is never handed out.
+func (s *Signer) PrivateKey() crypto.Signer { return s.priv }
