@@ -3,6 +3,7 @@ package caddyauth
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -115,6 +116,11 @@ func basePathOf(ms caddy.ModuleMap) (string, error) {
 //	        refresh_cookie <name>
 //	        login_page     <template file>
 //	        origin         <scheme://host[:port]...>
+//	    }
+//	    second_factor required|optional|off {
+//	        user   <name> required|optional|off
+//	        secret <secret>
+//	        label  <name shown in authenticator apps>
 //	    }
 //	}
 //
@@ -342,6 +348,16 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			j.Session = sess
 
+		case "second_factor":
+			if err := once(name); err != nil {
+				return err
+			}
+			sf, err := parseSecondFactor(d)
+			if err != nil {
+				return err
+			}
+			j.SecondFactor = sf
+
 		default:
 			return d.Errf("unrecognized jwt_issuer option '%s'", name)
 		}
@@ -363,6 +379,9 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	if err := j.checkUserIDClaim(); err != nil {
 		return at("user_id_claim", err)
+	}
+	if j.SecondFactor != nil && j.Session == nil {
+		return at("second_factor", errors.New("second_factor needs session: factors are enrolled and asked for on the login page"))
 	}
 	return nil
 }

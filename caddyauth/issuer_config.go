@@ -84,6 +84,9 @@ type IssuerConfig struct {
 	// process's memory. Default: Caddy's configured storage for keys and revocations, memory for
 	// the login limits.
 	Store *IssuerStore `json:"store,omitempty"`
+	// Turns on second factors (one-time codes and recovery codes), kept in the issuer's state
+	// (Caddy's storage, or the store). Default: off.
+	SecondFactor *IssuerSecondFactor `json:"second_factor,omitempty"`
 	// Where the issuer was configured, e.g. "Caddyfile:12" (its jwt_issuer directive, or its
 	// issuer in the gatehouse global option): set by the Caddyfile adapter, used in error
 	// messages only, so that a users, key or template file that cannot be loaded is reported
@@ -305,6 +308,11 @@ func (c *IssuerConfig) validate() error {
 			return err
 		}
 	}
+	if c.SecondFactor != nil {
+		if err := c.SecondFactor.validate(c.Session != nil); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -441,7 +449,7 @@ func checkUserSources(file, inline, remote bool) error {
 }
 
 // issuerClaims are the claims the issuer sets itself; a user claim may not take their names.
-var issuerClaims = []string{"token_type", "exp", "iat", "jti", "nbf", "iss", "aud", mint.FamilyClaim}
+var issuerClaims = []string{"token_type", "exp", "iat", "jti", "nbf", "iss", "aud", mint.FamilyClaim, mint.AMRClaim, mint.UsernameClaim}
 
 // checkClaimName refuses an empty claim name and the names the issuer sets itself (compared
 // ignoring case, as verifiers refuse names that differ only in case).

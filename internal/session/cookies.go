@@ -46,11 +46,26 @@ func maxAge(exp, now time.Time) int {
 	return max(1, int((exp.Sub(now)+time.Second-1)/time.Second))
 }
 
+// SetScoped adds the Set-Cookie header of a short-lived, HttpOnly, SameSite=Strict cookie for
+// path only (value "" deletes it), Secure as the session cookies are: the issuer's second factor
+// challenge, which only its own pages under path read.
+func SetScoped(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration) {
+	age := int(maxAge / time.Second)
+	if value == "" || age <= 0 {
+		age = -1
+	}
+	addAt(w, name, value, path, age, http.SameSiteStrictMode, secure(r))
+}
+
 func add(w http.ResponseWriter, name, value string, maxAge int, same http.SameSite, secure bool) {
+	addAt(w, name, value, "/", maxAge, same, secure)
+}
+
+func addAt(w http.ResponseWriter, name, value, path string, maxAge int, same http.SameSite, secure bool) {
 	c := &http.Cookie{
 		Name:     name,
 		Value:    value,
-		Path:     "/",
+		Path:     path,
 		MaxAge:   maxAge, // negative: "Max-Age=0", delete now
 		HttpOnly: true,
 		Secure:   secure || strings.HasPrefix(name, "__Secure-") || strings.HasPrefix(name, "__Host-"),
