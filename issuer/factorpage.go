@@ -94,6 +94,7 @@ ul.codes{font-family:ui-monospace,monospace;columns:2}
 <form method="post" action="{{.Base}}/factors/totp">
 <button type="submit" id="totp-start">{{if .TOTP}}Replace the authenticator app{{else}}Set up an authenticator app{{end}}</button>
 </form>
+{{if not .Enrol}}<form method="post" action="{{.Base}}/logout"><button type="submit" id="sign-out">Sign out</button></form>{{end}}
 {{else if eq .Kind "totp"}}
 <h1>Set up an authenticator app</h1>
 {{if .Error}}<p class="error" role="alert" id="error">{{.Error}}</p>{{end}}

@@ -1,0 +1,52 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBrowserSecondFactor drives a real headless Chromium (integration/browser/
+// second_factor.mjs) through the second factor of secondFactorSite: the password alone sends
+// alice to enrol an authenticator app, the key read from the page gives the codes, the
+// recovery codes are shown once, and after signing out she signs in with password + code, a
+// code used before is refused and a recovery code works once. The screenshots of the
+// enrolment and code pages are written to docs/images (the documentation's).
+func TestBrowserSecondFactor(t *testing.T) {
+	t.Parallel()
+	node := browserTools(t)
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	artifacts := filepath.Join(root, "bin", "artifacts", "browser")
+	if dir := os.Getenv("GATEHOUSE_ARTIFACTS"); dir != "" {
+		if artifacts, err = filepath.Abs(filepath.Join(dir, "browser")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := startCaddy(t, secondFactorSite)
+	// localhost, not 127.0.0.1: the name a passkey's relying party id can be.
+	site := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "second_factor.mjs", site, filepath.Join(root, "docs", "images"), artifacts)
+	cmd.Dir = browserDir
+	cmd.Env = append(os.Environ(), "GATEHOUSE_USER=alice", "GATEHOUSE_PASSWORD=alice-pw", "GATEHOUSE_CHROMIUM="+chromiumPath())
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node second_factor.mjs: %v after %s\n%s", err, time.Since(start).Round(time.Millisecond), out)
+	}
+	t.Logf("node second_factor.mjs (%s):\n%s", time.Since(start).Round(time.Millisecond), out)
+	log := srv.logText(t)
+	if strings.Contains(log, `"status":5`) || strings.Contains(log, "panic") {
+		t.Errorf("a 5xx or a panic in the log:\n%s", log)
+	}
+}
