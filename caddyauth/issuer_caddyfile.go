@@ -121,6 +121,8 @@ func basePathOf(ms caddy.ModuleMap) (string, error) {
 //	        user   <name> required|optional|off
 //	        secret <secret>
 //	        label  <name shown in authenticator apps>
+//	        passkeys
+//	        rp_id  <domain>
 //	    }
 //	}
 //

@@ -347,7 +347,7 @@ func TestAdaptIssuerErrors(t *testing.T) {
 		{"second_factor user mode", "/api/token/*", user + "session\n\t\tsecond_factor optional {\n\t\t\tuser bob sometimes\n\t\t}", 6, `second_factor user bob: "sometimes" is unknown`},
 		{"second_factor user twice", "/api/token/*", user + "session\n\t\tsecond_factor optional {\n\t\t\tuser bob off\n\t\t\tuser bob required\n\t\t}", 7, "second_factor user bob is set twice"},
 		{"second_factor short secret", "/api/token/*", user + "session\n\t\tsecond_factor optional {\n\t\t\tsecret short\n\t\t}", 6, "second_factor secret must be at least 32 bytes"},
-		{"second_factor unknown option", "/api/token/*", user + "session\n\t\tsecond_factor optional {\n\t\t\trp_id x\n\t\t}", 6, "unrecognized second_factor option 'rp_id'"},
+		{"second_factor unknown option", "/api/token/*", user + "session\n\t\tsecond_factor optional {\n\t\t\twebauthn\n\t\t}", 6, "unrecognized second_factor option 'webauthn'"},
 		{"amr claim", "", "user bob " + bobHash + " {\n\t\t\tclaim amr otp\n\t\t}", 4, "claim amr is set by the issuer itself"},
 		{"signing_key none", "", user + "signing_key", 4, "signing_key takes auto"},
 		{"signing_key unknown", "", user + "signing_key vault x", 4, `signing_key "vault" is unknown`},

@@ -108,7 +108,7 @@ func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *Issu
 		}
 	}
 	if cfg.SecondFactor != nil {
-		if c.factors, err = cfg.openFactors(ctx, c.state.storage, name); err != nil {
+		if c.factors, err = cfg.openFactors(ctx, c.state.storage, name, c.users); err != nil {
 			return nil, err
 		}
 	}

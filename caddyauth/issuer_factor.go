@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/gatehouse-dev/gatehouse/internal/factor"
 	"github.com/gatehouse-dev/gatehouse/internal/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/users"
 	"github.com/gatehouse-dev/gatehouse/issuer"
 )
 
@@ -32,6 +34,15 @@ type IssuerSecondFactor struct {
 	// The name authenticator apps show next to the account. Default: the issuer setting, else
 	// "Gatehouse".
 	Label string `json:"label,omitempty"`
+	// Turns on passkeys (WebAuthn): registered from a session on the factors page, used
+	// after the password, or alone (a discoverable passkey that verifies the user) on the
+	// login page. Signing in with a passkey alone needs users_file or user (an app behind
+	// credentials_url is asked about passwords only).
+	Passkeys bool `json:"passkeys,omitempty"`
+	// The passkeys' relying party id. Default: the host the browser used (so a passkey works
+	// on the site it was registered on). Set it to a parent domain shared by several sites of
+	// one issuer (the cookie domain of single sign-on) to use one passkey on all of them.
+	RPID string `json:"rp_id,omitempty"`
 }
 
 var factorModes = []string{string(factor.Required), string(factor.Optional), string(factor.Off)}
@@ -52,6 +63,9 @@ func (sf *IssuerSecondFactor) validate(hasSession bool) error {
 	if sf.Secret != "" && !hasPlaceholder(sf.Secret) && len(sf.Secret) < factor.MinSecretLen {
 		return fmt.Errorf("second_factor secret must be at least %d bytes; use a random one, e.g. {env.FACTOR_SECRET}", factor.MinSecretLen)
 	}
+	if sf.RPID != "" && (strings.ContainsAny(sf.RPID, "/:@ ") || strings.Trim(sf.RPID, ".") != sf.RPID) {
+		return fmt.Errorf("second_factor rp_id %q must be a host name such as example.com", sf.RPID)
+	}
 	if !hasSession {
 		return errors.New("second_factor needs session: factors are enrolled and asked for on the login page")
 	}
@@ -71,7 +85,7 @@ func (sf *IssuerSecondFactor) policy() factor.Policy {
 }
 
 // openFactors opens the factor store of the issuer named name on its state storage.
-func (c *IssuerConfig) openFactors(ctx context.Context, storage kv.Storage, name string) (*issuer.FactorConfig, error) {
+func (c *IssuerConfig) openFactors(ctx context.Context, storage kv.Storage, name string, users users.Authenticator) (*issuer.FactorConfig, error) {
 	sf := c.SecondFactor
 	var secret []byte
 	if sf.Secret != "" {
@@ -94,7 +108,16 @@ func (c *IssuerConfig) openFactors(ctx context.Context, storage kv.Storage, name
 	if err != nil {
 		return nil, fmt.Errorf("second_factor: %w", err)
 	}
-	return &issuer.FactorConfig{Store: st, Policy: sf.policy()}, nil
+	fc := &issuer.FactorConfig{Store: st, Policy: sf.policy(), Passkeys: sf.Passkeys, RPID: strings.ToLower(sf.RPID)}
+	if dir, ok := users.(usersDirectory); ok {
+		fc.Directory = dir
+	}
+	return fc, nil
+}
+
+// usersDirectory is users.Directory (Local users are one).
+type usersDirectory = interface {
+	Lookup(username string) (users.Identity, bool)
 }
 
 // parseSecondFactor parses
@@ -103,6 +126,8 @@ func (c *IssuerConfig) openFactors(ctx context.Context, storage kv.Storage, name
 //	    user   <name> required|optional|off
 //	    secret <secret>
 //	    label  <name shown in apps>
+//	    passkeys
+//	    rp_id  <domain>
 //	}
 func parseSecondFactor(d *caddyfile.Dispenser) (*IssuerSecondFactor, error) {
 	var mode string
@@ -145,6 +170,22 @@ func parseSecondFactor(d *caddyfile.Dispenser) (*IssuerSecondFactor, error) {
 				return nil, err
 			}
 			sf.Secret = v
+		case "passkeys":
+			if err := opts.once(name); err != nil {
+				return nil, err
+			}
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			sf.Passkeys = true
+		case "rp_id":
+			v, err := opts.single(name, func(v string) error {
+				return (&IssuerSecondFactor{Mode: "off", RPID: v}).validate(true)
+			})
+			if err != nil {
+				return nil, err
+			}
+			sf.RPID = v
 		case "label":
 			v, err := opts.single(name, func(v string) error {
 				if v == "" {
@@ -157,7 +198,7 @@ func parseSecondFactor(d *caddyfile.Dispenser) (*IssuerSecondFactor, error) {
 			}
 			sf.Label = v
 		default:
-			return nil, d.Errf("unrecognized second_factor option '%s'; use user, secret or label", name)
+			return nil, d.Errf("unrecognized second_factor option '%s'; use user, secret, label, passkeys or rp_id", name)
 		}
 	}
 	return sf, nil

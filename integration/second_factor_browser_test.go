@@ -18,6 +18,22 @@ import (
 // enrolment and code pages are written to docs/images (the documentation's).
 func TestBrowserSecondFactor(t *testing.T) {
 	t.Parallel()
+	runBrowserScript(t, "second_factor.mjs", "alice")
+}
+
+// TestBrowserPasskey drives a real headless Chromium with a virtual authenticator (integration/
+// browser/passkey.mjs) through the passkeys of secondFactorSite, on http://localhost: carol
+// registers a passkey from her session, signs out and signs in with the passkey alone; an
+// authenticator holding another credential for her, and one holding a stranger's, are refused.
+func TestBrowserPasskey(t *testing.T) {
+	t.Parallel()
+	runBrowserScript(t, "passkey.mjs", "carol")
+}
+
+// runBrowserScript starts secondFactorSite and runs a driver script of integration/browser
+// against it as user (password alice-pw), images into docs/images.
+func runBrowserScript(t *testing.T, script, user string) {
+	t.Helper()
 	node := browserTools(t)
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -35,16 +51,16 @@ func TestBrowserSecondFactor(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "second_factor.mjs", site, filepath.Join(root, "docs", "images"), artifacts)
+	cmd := exec.CommandContext(ctx, node, script, site, filepath.Join(root, "docs", "images"), artifacts)
 	cmd.Dir = browserDir
-	cmd.Env = append(os.Environ(), "GATEHOUSE_USER=alice", "GATEHOUSE_PASSWORD=alice-pw", "GATEHOUSE_CHROMIUM="+chromiumPath())
+	cmd.Env = append(os.Environ(), "GATEHOUSE_USER="+user, "GATEHOUSE_PASSWORD=alice-pw", "GATEHOUSE_CHROMIUM="+chromiumPath())
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("node second_factor.mjs: %v after %s\n%s", err, time.Since(start).Round(time.Millisecond), out)
+		t.Fatalf("node %s: %v after %s\n%s", script, err, time.Since(start).Round(time.Millisecond), out)
 	}
-	t.Logf("node second_factor.mjs (%s):\n%s", time.Since(start).Round(time.Millisecond), out)
+	t.Logf("node %s (%s):\n%s", script, time.Since(start).Round(time.Millisecond), out)
 	log := srv.logText(t)
 	if strings.Contains(log, `"status":5`) || strings.Contains(log, "panic") {
 		t.Errorf("a 5xx or a panic in the log:\n%s", log)

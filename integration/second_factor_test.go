@@ -17,16 +17,20 @@ import (
 	"github.com/pquerna/otp/totp"
 )
 
-// secondFactorSite is a site whose issuer has second factors: alice must use one, everybody
-// else may; /otp/ demands a token whose amr says a one-time code was given, /any/ any token.
+// secondFactorSite is a site whose issuer has second factors and passkeys: alice must use one,
+// everybody else may; /otp/ demands a token whose amr says a one-time code was given, /any/ any token.
 const secondFactorSite = `
 	jwt_issuer /api/token/* {
 		user alice ` + aliceHash + `
 		user bob ` + aliceHash + `
+		user carol ` + aliceHash + ` {
+			claim user_id 3
+		}
 		session
 		login_limit 100 per 1m
 		second_factor optional {
 			user alice required
+			passkeys
 		}
 	}
 	jwt_auth /otp/* {

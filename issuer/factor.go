@@ -22,6 +22,15 @@ type FactorConfig struct {
 	Store *factor.Store
 	// Policy says who must (Required), may (Optional) or need not (Off) use one.
 	Policy factor.Policy
+	// Passkeys turns on passkeys (WebAuthn): registered from a session, used after the
+	// password or, with Directory, alone.
+	Passkeys bool
+	// RPID is the passkeys' relying party id; "" means the host the browser used. This is the
+	// hook for single sign-on across subdomains: set it to the shared cookie domain.
+	RPID string
+	// Directory finds the user a discoverable passkey names, for a login with the passkey
+	// alone; nil (users from credentials_url) allows passkeys only after the password.
+	Directory users.Directory
 }
 
 // The amr values (RFC 8176) of tokens minted with second factors on.

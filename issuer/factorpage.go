@@ -47,6 +47,9 @@ type factorPageData struct {
 	TOTP               bool
 	RecoveryLeft       int
 	Secret, OTPAuthURL string
+	// Passkeys: passkeys are on (the page loads webauthn.js); PasskeyCount the user's.
+	Passkeys     bool
+	PasskeyCount int
 	// QR is a data:image/png URL the factor package made (trusted: no user input).
 	QR                       template.URL
 	Recovery                 []string
@@ -84,6 +87,7 @@ ul.codes{font-family:ui-monospace,monospace;columns:2}
 <input id="code" name="code" autocomplete="one-time-code" inputmode="numeric" required autofocus>
 <button type="submit">Verify</button>
 </form>
+{{if .PasskeyCount}}<p><button type="button" id="passkey-login" hidden>Use a passkey instead</button></p>{{end}}
 {{else if eq .Kind "factors"}}
 <h1>Sign-in security</h1>
 {{if .Error}}<p class="error" role="alert" id="error">{{.Error}}</p>{{end}}
@@ -94,6 +98,9 @@ ul.codes{font-family:ui-monospace,monospace;columns:2}
 <form method="post" action="{{.Base}}/factors/totp">
 <button type="submit" id="totp-start">{{if .TOTP}}Replace the authenticator app{{else}}Set up an authenticator app{{end}}</button>
 </form>
+{{if and .Passkeys (not .Enrol)}}<h2>Passkeys</h2>
+<p id="status-passkeys">{{.PasskeyCount}} registered.</p>
+<p><button type="button" id="passkey-register" hidden>Add a passkey</button></p>{{end}}
 {{if not .Enrol}}<form method="post" action="{{.Base}}/logout"><button type="submit" id="sign-out">Sign out</button></form>{{end}}
 {{else if eq .Kind "totp"}}
 <h1>Set up an authenticator app</h1>
@@ -116,17 +123,20 @@ ul.codes{font-family:ui-monospace,monospace;columns:2}
 {{if .Error}}<p class="error" role="alert" id="error">{{.Error}}</p>{{end}}
 <p><a class="button" id="sign-in" href="{{.LoginURL}}">Sign in</a></p>
 {{end}}
+{{if .Passkeys}}<p class="error" role="alert" id="passkey-error" hidden></p>
+<script src="{{.Base}}/factors/webauthn.js" data-base="{{.Base}}" defer></script>{{end}}
 </main>
 </body>
 </html>
 `))
 
 // factorPageCSP is the login page's policy, plus data: images for the QR code.
-const factorPageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+const factorPageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // factorPage writes a second factor page with status.
 func (s *Sessions) factorPage(w http.ResponseWriter, r *http.Request, status int, d factorPageData) {
 	d.Base = s.h.base
+	d.Passkeys = s.h.factors.Passkeys
 	if d.LoginURL == "" {
 		d.LoginURL = s.h.base + session.LoginPath
 	}
@@ -222,7 +232,12 @@ func (s *Sessions) verifyPage(w http.ResponseWriter, r *http.Request) {
 	case c.Enrol:
 		http.Redirect(w, r, s.h.base+factorsPath, http.StatusSeeOther)
 	default:
-		s.factorPage(w, r, http.StatusOK, factorPageData{Kind: "verify"})
+		st, err := s.h.factors.Store.Status(r.Context(), c.Username)
+		if err != nil {
+			s.message(w, r, http.StatusServiceUnavailable, msgFactorFailed)
+			return
+		}
+		s.factorPage(w, r, http.StatusOK, factorPageData{Kind: "verify", PasskeyCount: st.Passkeys})
 	}
 }
 
@@ -417,7 +432,7 @@ func (s *Sessions) factorsPage(w http.ResponseWriter, r *http.Request, errMsg st
 		s.message(w, r, http.StatusServiceUnavailable, msgFactorFailed)
 		return
 	}
-	d := factorPageData{Kind: "factors", Username: u.username, TOTP: st.TOTP, RecoveryLeft: st.RecoveryLeft,
+	d := factorPageData{Kind: "factors", Username: u.username, TOTP: st.TOTP, RecoveryLeft: st.RecoveryLeft, PasskeyCount: st.Passkeys,
 		Enrol: u.cookie != "", Error: errMsg}
 	if d.Enrol {
 		d.Notice = msgEnrol

@@ -213,7 +213,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.jwks(w)
 		return
 	}
-	if s := h.sessions; s != nil && h.factors != nil && s.serveFactor(w, r, rest) {
+	if s := h.sessions; s != nil && h.factors != nil && (s.servePasskey(w, r, rest) || s.serveFactor(w, r, rest)) {
 		return
 	}
 	if s := h.sessions; s != nil && (rest == session.LoginPath || rest == session.LogoutPath) {

@@ -19,6 +19,12 @@ type LoginPageData struct {
 	Username string
 	// Error says why the last attempt failed; "" at first.
 	Error string
+	// PasskeyScript is the URL of the script that signs in with a passkey (webauthn.js: it
+	// wires a button with id passkey-login and shows errors in id passkey-error), "" when
+	// passkeys are off.
+	PasskeyScript string
+	// Base is the issuer's base path (the script's data-base).
+	Base string
 }
 
 // defaultLoginPage is the built-in login page: one form, no script, no external assets, styled
@@ -51,6 +57,9 @@ button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>
+{{if .PasskeyScript}}<p><button type="button" id="passkey-login" hidden>Sign in with a passkey</button></p>
+<p class="error" role="alert" id="passkey-error" hidden></p>
+<script src="{{.PasskeyScript}}" data-base="{{.Base}}" defer></script>{{end}}
 </main>
 </body>
 </html>
@@ -60,8 +69,16 @@ button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}
 // else: no script, no frames around it, no other form target.
 const loginPageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// passkeyLoginPageCSP is loginPageCSP with the site's own script and fetches, for passkeys.
+const passkeyLoginPageCSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // page writes the login page with status.
 func (s *Sessions) page(w http.ResponseWriter, r *http.Request, status int, d LoginPageData) {
+	csp := loginPageCSP
+	if f := s.h.factors; f != nil && f.Passkeys && f.Directory != nil {
+		d.PasskeyScript, d.Base = s.h.base+passkeyScriptPath, s.h.base
+		csp = passkeyLoginPageCSP
+	}
 	var buf bytes.Buffer
 	if err := s.tmpl.Execute(&buf, d); err != nil {
 		// A user template that fails at run time (it parsed at provision): say so in the log and
@@ -75,7 +92,7 @@ func (s *Sessions) page(w http.ResponseWriter, r *http.Request, status int, d Lo
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Content-Length", strconv.Itoa(buf.Len()))
 	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", loginPageCSP)
+	hd.Set("Content-Security-Policy", csp)
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")

@@ -57,9 +57,16 @@ type Record struct {
 	PendingTOTP *totpRecord `json:"pending_totp,omitempty"`
 	Recovery    []string    `json:"recovery,omitempty"`
 	Passkeys    []Passkey   `json:"passkeys,omitempty"`
+	// PendingPasskey is the state of a passkey registration under way (single use).
+	PendingPasskey *pendingCeremony `json:"pending_passkey,omitempty"`
 	// Username is whose record it is (the storage key is a pseudonym), for a passkey login,
 	// which starts without a name.
 	Username string `json:"username,omitempty"`
+}
+
+type pendingCeremony struct {
+	State   []byte    `json:"state"`
+	Created time.Time `json:"created"`
 }
 
 type totpRecord struct {
