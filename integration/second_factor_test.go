@@ -169,7 +169,8 @@ var (
 // `require amr otp` refuses a password-only token. Bad input gets clear 4xx answers.
 func TestSecondFactorTOTP(t *testing.T) {
 	t.Parallel()
-	srv := startCaddy(t, secondFactorSite)
+	inst := newCaddyInstance(t)
+	srv := inst.start(t, secondFactorSite)
 	login := srv.URL + "/api/token/"
 
 	// A user who may use a second factor and has none: the password is enough, amr says so,
@@ -260,6 +261,8 @@ func TestSecondFactorTOTP(t *testing.T) {
 	for _, bad := range []any{"", "12345", "1234567", "abcdef", 123456.5, nil, []string{"1"}, c.at(c.last - 10), rec[0][1]} {
 		expect(t, "alice, otp "+strings.TrimSpace(html.EscapeString(jsonText(bad))), otpLogin(bad), 401, badOTP)
 	}
+	// The factor survives a restart (it is in Caddy's storage, written whole).
+	srv = inst.restart(t, srv, secondFactorSite)
 	code := c.next()
 	apiAccess, _ := tokens(t, otpLogin(code))
 	if amr := amrOf(t, apiAccess); !slices.Equal(amr, []string{"pwd", "otp"}) {
@@ -328,4 +331,88 @@ func TestSecondFactorTOTP(t *testing.T) {
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestSecondFactorPasskeyRefusals: the passkey endpoints answer bad requests with clear 4xx
+// JSON, never 5xx: no session, another site, the wrong method, garbage and oversized answers,
+// a ceremony finished twice, an IP address as the site (no valid relying party id).
+func TestSecondFactorPasskeyRefusals(t *testing.T) {
+	t.Parallel()
+	srv := startCaddy(t, secondFactorSite)
+	local := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	b := newBrowserClient(t, local)
+	jsonPost := func(path, body, origin string) response {
+		req, err := http.NewRequest(http.MethodPost, local+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", origin)
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var sb strings.Builder
+		buf := make([]byte, 8<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			sb.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return response{Status: resp.StatusCode, Header: resp.Header, Body: sb.String()}
+	}
+	expectJSON := func(what string, r response, status int, detail string) {
+		t.Helper()
+		if r.Status != status || !strings.Contains(r.Body, detail) || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %d %s %s, want %d with %q", what, r.Status, r.Header.Get("Content-Type"), r.Body, status, detail)
+		}
+	}
+	expectJSON("register without a session", jsonPost("/api/token/factors/passkey/begin", "{}", local), 401, "You are not signed in")
+	expectJSON("register finish without a session", jsonPost("/api/token/factors/passkey/finish", "{}", local), 401, "You are not signed in")
+	expectJSON("register from another site", jsonPost("/api/token/factors/passkey/begin", "{}", "http://evil.example"), 403, "another site")
+	expect(t, "GET on begin", b.get("/api/token/login/passkey/begin"), 405, "")
+	if r := b.get("/api/token/factors/webauthn.js"); r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("webauthn.js: %d %s", r.Status, r.Header.Get("Content-Type"))
+	}
+
+	// Signed in (carol: the password is enough), a registration begins with options for
+	// this site, and garbage finishes it: refused, and the ceremony is over.
+	r := b.post("/api/token/login", url.Values{"username": {"carol"}, "password": {"alice-pw"}, "next": {"/any/"}})
+	if r.Status != 303 || b.cookie("/", "gatehouse_refresh") == "" {
+		t.Fatalf("carol's login: %d", r.Status)
+	}
+	r = jsonPost("/api/token/factors/passkey/begin", "{}", local)
+	if r.Status != 200 || !strings.Contains(r.Body, `"rp":{"name":"Gatehouse","id":"localhost"}`) ||
+		!strings.Contains(r.Body, `"residentKey":"required"`) || !strings.Contains(r.Body, `"userVerification":"required"`) {
+		t.Fatalf("registration options: %d %s", r.Status, r.Body)
+	}
+	expectJSON("garbage registration", jsonPost("/api/token/factors/passkey/finish", `{"id":"x"}`, local), 400, "could not be verified")
+	expectJSON("registration finished twice", jsonPost("/api/token/factors/passkey/finish", `{"id":"x"}`, local), 400, "could not be verified")
+	expectJSON("oversized registration", jsonPost("/api/token/factors/passkey/finish", `{"id":"`+strings.Repeat("a", 70<<10)+`"}`, local), 400, "too large")
+
+	// A login with a passkey alone: the options ask for user verification; garbage is
+	// refused and uses the ceremony up; finishing without a ceremony is refused.
+	anon := newBrowserClient(t, local)
+	b = anon
+	r = jsonPost("/api/token/login/passkey/begin?next=/any/", "{}", local)
+	if r.Status != 200 || !strings.Contains(r.Body, `"userVerification":"required"`) || b.cookie("/api/token/", "gatehouse_factor") == "" {
+		t.Fatalf("login options: %d %s", r.Status, r.Body)
+	}
+	expectJSON("garbage assertion", jsonPost("/api/token/login/passkey/finish", `{"id":"x","type":"public-key"}`, local), 401, "could not be verified")
+	expectJSON("assertion without a ceremony", jsonPost("/api/token/login/passkey/finish", `{}`, local), 401, "expired or was used already")
+	expectJSON("login from another site", jsonPost("/api/token/login/passkey/begin", "{}", "http://evil.example"), 403, "another site")
+
+	// The site under its IP address: no valid relying party id, a clear refusal.
+	ip := newBrowserClient(t, srv.URL)
+	r = ip.send(http.MethodPost, "/api/token/login/passkey/begin", nil, srv.URL)
+	if r.Status != 400 || !strings.Contains(r.Body, "could not be verified") {
+		t.Errorf("passkey login on an IP address: %d %s", r.Status, r.Body)
+	}
+	log := srv.logText(t)
+	if strings.Contains(log, `"status":5`) || strings.Contains(log, "panic") {
+		t.Errorf("a 5xx or a panic in the log:\n%s", log)
+	}
 }

@@ -13,7 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-dev/gatehouse/internal/factor"
+	"github.com/gatehouse-dev/gatehouse/internal/mint"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // The passkey endpoints, under the issuer's base path: JSON in and out, for webauthn.js.
@@ -132,7 +134,7 @@ func (s *Sessions) sessionUser(r *http.Request) (string, *problem) {
 	if p != nil {
 		return "", nil
 	}
-	if v, ok := t.claims.Get("usr"); ok && v.Text != "" {
+	if v, ok := t.claims.Get(mint.UsernameClaim); ok && v.Kind == token.String && v.Text != "" {
 		return v.Text, nil
 	}
 	return "", nil

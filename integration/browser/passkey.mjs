@@ -1,8 +1,10 @@
 // Drives a real headless Chromium with a virtual authenticator (Chrome DevTools Protocol
 // WebAuthn.enable and WebAuthn.addVirtualAuthenticator, through playwright-core's CDP session)
 // through Gatehouse's passkeys: a signed-in user registers a passkey on the factors page, signs
-// out, and signs in with the passkey alone; a second authenticator whose credential names the
-// same user with another key, and a third whose credential names nobody, are refused. The site
+// out, and signs in with the passkey alone; real assertions sent with another challenge, to
+// another origin and rp id, or twice are refused, and so is the key with its counter set back;
+// a second authenticator whose credential names the same user with another key, and a third
+// whose credential names nobody, are refused. The site
 // must be http://localhost:<port>: an IP address is no valid relying party id.
 //
 // Run by integration/second_factor_browser_test.go (TestBrowserPasskey):
@@ -14,6 +16,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -133,6 +136,76 @@ async function run(browser) {
 		assert.equal(c.user_id, 3, 'the user\'s own claims');
 		assert.ok(c.amr.includes('mfa') && (c.amr.includes('hwk') || c.amr.includes('swk')), `amr ${c.amr}`);
 		assert.ok(!c.amr.includes('pwd'), `amr ${c.amr}`);
+
+		// Hostile answers, made of real assertions of this authenticator: the browser's POST of
+		// the assertion is caught (and aborted), and the script sends it itself.
+		const signOut = async () => {
+			await p.goto(site + base + '/factors');
+			const o = p.waitForNavigation();
+			await p.click('#sign-out');
+			await o;
+		};
+		const capture = async () => {
+			let body;
+			await p.route('**' + base + '/login/passkey/finish', async (route) => {
+				body = route.request().postData();
+				await route.abort();
+			});
+			await p.goto(site + base + '/login?next=%2Fany%2F');
+			await p.locator('#passkey-login').waitFor({ state: 'visible' });
+			await p.click('#passkey-login');
+			await p.locator('#passkey-error').waitFor({ state: 'visible' });
+			await p.unroute('**' + base + '/login/passkey/finish');
+			const cookie = (await p.context().cookies(site + base + '/')).find((k) => k.name === 'gatehouse_factor');
+			assert.ok(body && cookie, 'captured an assertion and its challenge');
+			return { body, cookie: `gatehouse_factor=${cookie.value}` };
+		};
+		// finish posts an assertion to the site as if the browser were at origin (its Host and
+		// Origin headers), with the challenge cookie; it resolves to the status.
+		const finish = (origin, cookie, body) => new Promise((resolve, reject) => {
+			const u = new URL(site);
+			const req = http.request({
+				host: u.hostname, port: u.port, path: base + '/login/passkey/finish', method: 'POST',
+				headers: { Host: new URL(origin).host, Origin: origin, Cookie: cookie, 'Content-Type': 'application/json' },
+			}, (res) => {
+				res.resume();
+				res.on('end', () => resolve({ status: res.statusCode }));
+			});
+			req.on('error', reject);
+			req.end(body);
+		});
+		await signOut(p);
+		const first = await capture();
+		await p.context().clearCookies();
+		const second = await capture();
+		// The assertion of the first ceremony with the challenge of the second: wrong challenge.
+		assert.equal((await finish(site, second.cookie, first.body)).status, 401, 'an assertion of another challenge');
+		// The same assertion sent to the site as another origin: the same relying party id
+		// (localhost) on another port; then as a sub-domain, another rp id and origin.
+		const u = new URL(site);
+		const otherPort = `http://localhost:${Number(u.port) === 65535 ? 1 : Number(u.port) + 1}`;
+		assert.equal((await finish(otherPort, first.cookie, first.body)).status, 401, 'an assertion of another origin');
+		const third = await capture();
+		assert.equal((await finish(`http://app.localhost:${u.port}`, third.cookie, third.body)).status, 401,
+			'an assertion of another rp id and origin');
+		// One try per ceremony: the same, right assertion now finds its challenge used up.
+		assert.equal((await finish(site, third.cookie, third.body)).status, 401, 'a replayed assertion');
+		// A fresh ceremony with a right assertion still works (the refusals did not break the passkey).
+		const fourth = await capture();
+		assert.equal((await finish(site, fourth.cookie, fourth.body)).status, 200, 'a right assertion');
+
+		// The signature counter going backwards (a cloned authenticator): the same key, put
+		// back with its counter at 0, is refused.
+		await p.context().clearCookies();
+		const [cred] = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+		assert.ok(cred.signCount >= 2, `sign count ${cred.signCount}`);
+		await cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId: cred.credentialId });
+		await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: { ...cred, signCount: 0 } });
+		await p.goto(site + base + '/login?next=%2Fany%2F');
+		const cloned = await passkeyLogin(p);
+		assert.equal(cloned.status(), 401, 'a counter going backwards');
+		await p.locator('#passkey-error').waitFor({ state: 'visible' });
+		assert.equal(await sessionCookie(p, 'gatehouse_access'), undefined, 'no session');
 		await p.context().close();
 	});
 
