@@ -211,13 +211,17 @@ func (s *Sessions) cookiePath() string {
 	return s.h.base + "/"
 }
 
-// challenge returns the live challenge of r's cookie, and the cookie.
+// challenge returns the live challenge of r's cookie, and the cookie: one of a password
+// step (a passkey login's ceremony names no user yet, and is no challenge here).
 func (s *Sessions) challenge(r *http.Request) (*factor.Challenge, string, error) {
 	cookie, ok := session.Value(r, challengeCookie)
 	if !ok {
 		return nil, "", factor.ErrNoChallenge
 	}
 	c, err := s.h.factors.Store.Challenge(r.Context(), cookie)
+	if err == nil && c.Username == "" {
+		return nil, "", factor.ErrNoChallenge
+	}
 	return c, cookie, err
 }
 
