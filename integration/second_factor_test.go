@@ -4,9 +4,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"html"
+	"io/fs"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -414,5 +416,55 @@ func TestSecondFactorPasskeyRefusals(t *testing.T) {
 	log := srv.logText(t)
 	if strings.Contains(log, `"status":5`) || strings.Contains(log, "panic") {
 		t.Errorf("a 5xx or a panic in the log:\n%s", log)
+	}
+}
+
+// TestRedisSecondFactorAcrossInstances: two Caddy processes that share nothing but a Redis
+// store share the second factor too: a login whose password was given to one is enrolled on the
+// other and confirmed on the first, a code used on one is refused on the other, and the
+// factor is kept in Redis, not in either instance's storage.
+func TestRedisSecondFactorAcrossInstances(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	site := strings.Replace(secondFactorSite, "\t\tsession\n", "\t\tsession\n\t\tstore redis "+r.url()+"\n", 1)
+	if !strings.Contains(site, "store redis") {
+		t.Fatal("secondFactorSite has no session line to add the store after")
+	}
+	instA, instB := newCaddyInstance(t), newCaddyInstance(t)
+	a, b := instA.start(t, site), instB.start(t, site)
+
+	// One cookie jar for both (cookies do not tell ports apart): a browser behind a load
+	// balancer that sends each request to either instance.
+	ca := newBrowserClient(t, a.URL)
+	cb := &browserClient{t: t, c: ca.c, origin: b.URL}
+	res := ca.post("/api/token/login", url.Values{"username": {"alice"}, "password": {"alice-pw"}, "next": {"/any/"}})
+	if res.Status != 303 || res.Header.Get("Location") != "/api/token/factors" {
+		t.Fatalf("password step on A: %d to %q", res.Status, res.Header.Get("Location"))
+	}
+	res = cb.post("/api/token/factors/totp", nil)
+	m := secretRe.FindStringSubmatch(res.Body)
+	if res.Status != 200 || m == nil {
+		t.Fatalf("setup on B with A's challenge: %d\n%s", res.Status, res.Body)
+	}
+	c := &codes{t: t, secret: m[1], last: time.Now().Unix()/30 - 2}
+	if res = ca.post("/api/token/factors/totp/confirm", url.Values{"code": {c.next()}}); res.Status != 200 {
+		t.Fatalf("confirm on A of B's setup: %d\n%s", res.Status, res.Body)
+	}
+	login := func(s *caddyServer, code string) response {
+		body, _ := json.Marshal(map[string]string{"username": "alice", "password": "alice-pw", "otp": code})
+		return postJSON(t, s.URL+"/api/token/", string(body))
+	}
+	code := c.next()
+	tokens(t, login(b, code))
+	expect(t, "B's code again on A", login(a, code), 401, `{"detail":"The one-time code is not valid.","code":"otp_invalid"}`)
+	for _, inst := range []*caddyInstance{instA, instB} {
+		if err := filepath.WalkDir(filepath.Join(inst.dir, "storage"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && strings.Contains(p, "factors") {
+				t.Errorf("a factor file in an instance's own storage: %s", p)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

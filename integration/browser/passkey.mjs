@@ -1,7 +1,7 @@
 // Drives a real headless Chromium with a virtual authenticator (Chrome DevTools Protocol
 // WebAuthn.enable and WebAuthn.addVirtualAuthenticator, through playwright-core's CDP session)
 // through Gatehouse's passkeys: a signed-in user registers a passkey on the factors page, signs
-// out, and signs in with the passkey alone; real assertions sent with another challenge, to
+// out, signs in with the passkey alone, and with the password and the passkey; real assertions sent with another challenge, to
 // another origin and rp id, or twice are refused, and so is the key with its counter set back;
 // a second authenticator whose credential names the same user with another key, and a third
 // whose credential names nobody, are refused. The site
@@ -137,14 +137,29 @@ async function run(browser) {
 		assert.ok(c.amr.includes('mfa') && (c.amr.includes('hwk') || c.amr.includes('swk')), `amr ${c.amr}`);
 		assert.ok(!c.amr.includes('pwd'), `amr ${c.amr}`);
 
-		// Hostile answers, made of real assertions of this authenticator: the browser's POST of
-		// the assertion is caught (and aborted), and the script sends it itself.
 		const signOut = async () => {
 			await p.goto(site + base + '/factors');
 			const o = p.waitForNavigation();
 			await p.click('#sign-out');
 			await o;
 		};
+
+		// The passkey as the second factor: the password, then the code page's passkey button.
+		await signOut(p);
+		await p.goto(site + base + '/login?next=%2Fany%2F');
+		await signIn(p);
+		assert.equal(new URL(p.url()).pathname, base + '/login/verify', 'a user with a passkey is asked for it after the password');
+		assert.equal(await sessionCookie(p, 'gatehouse_access'), undefined, 'no session after the password alone');
+		await shot('code-or-passkey');
+		const second = p.waitForURL(site + '/any/');
+		const fin2 = await passkeyLogin(p);
+		assert.equal(fin2.status(), 200, 'the passkey after the password');
+		await second;
+		const amr2 = claims((await sessionCookie(p, 'gatehouse_access')).value).amr;
+		assert.ok(amr2.length === 2 && amr2[0] === 'pwd' && (amr2[1] === 'hwk' || amr2[1] === 'swk'), `amr ${amr2}`);
+
+		// Hostile answers, made of real assertions of this authenticator: the browser's POST of
+		// the assertion is caught (and aborted), and the script sends it itself.
 		const capture = async () => {
 			let body;
 			await p.route('**' + base + '/login/passkey/finish', async (route) => {
@@ -177,9 +192,9 @@ async function run(browser) {
 		await signOut(p);
 		const first = await capture();
 		await p.context().clearCookies();
-		const second = await capture();
-		// The assertion of the first ceremony with the challenge of the second: wrong challenge.
-		assert.equal((await finish(site, second.cookie, first.body)).status, 401, 'an assertion of another challenge');
+		const other = await capture();
+		// The assertion of the first ceremony with the challenge of another: wrong challenge.
+		assert.equal((await finish(site, other.cookie, first.body)).status, 401, 'an assertion of another challenge');
 		// The same assertion sent to the site as another origin: the same relying party id
 		// (localhost) on another port; then as a sub-domain, another rp id and origin.
 		const u = new URL(site);
