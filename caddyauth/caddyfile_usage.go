@@ -30,7 +30,15 @@ var optionTable = map[string][]option{
 		{"store", "redis <url> [{ prefix <prefix> }]", "redis redis://127.0.0.1:6379/0"},
 		{"cors", "{ origins <origin...> ... }", "{ origins https://app.example.com }"},
 		{"session", "[{ <session options> }]", "{ login_page /etc/caddy/login.html }"},
+		{"second_factor", "required|optional|off [{ <second factor options> }]", "optional { passkeys }"},
 		{"provider", "{ client <id> { ... } ... }", "{ client grafana { secret_hash ...; redirect_uri ... } }"},
+	},
+	"second_factor": {
+		{"user", "<username> required|optional|off", "alice required"},
+		{"secret", "<secret>", "{env.FACTOR_SECRET}"},
+		{"label", "<name shown in authenticator apps>", "Home"},
+		{"passkeys", "", ""},
+		{"rp_id", "<domain>", "home.example"},
 	},
 	"provider": {
 		{"client", "<id> { <client options> }", "grafana { secret_hash ...; redirect_uri https://grafana.example.com/login/generic_oauth }"},

@@ -3,6 +3,7 @@ package caddyauth
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -134,6 +135,13 @@ func basePathOf(ms caddy.ModuleMap) (string, error) {
 //	            scopes <scope...>
 //	            claims <claim...>
 //	        }
+//	    }
+//	    second_factor required|optional|off {
+//	        user   <name> required|optional|off
+//	        secret <secret>
+//	        label  <name shown in authenticator apps>
+//	        passkeys
+//	        rp_id  <domain>
 //	    }
 //	}
 //
@@ -371,6 +379,16 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			j.Provider = p
 
+		case "second_factor":
+			if err := once(name); err != nil {
+				return err
+			}
+			sf, err := parseSecondFactor(d)
+			if err != nil {
+				return err
+			}
+			j.SecondFactor = sf
+
 		default:
 			return opts.unknown()
 		}
@@ -397,6 +415,9 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if err := j.Provider.validate(&j.IssuerConfig); err != nil {
 			return at("provider", err)
 		}
+	}
+	if j.SecondFactor != nil && j.Session == nil {
+		return at("second_factor", errors.New("second_factor needs session: factors are enrolled and asked for on the login page"))
 	}
 	return nil
 }

@@ -89,6 +89,9 @@ type IssuerConfig struct {
 	// here. Needs session, and issuer set to the provider's issuer URL (https://<host> followed
 	// by the base path), where discovery is served.
 	Provider *IssuerProvider `json:"provider,omitempty"`
+	// Turns on second factors (one-time codes and recovery codes), kept in the issuer's state
+	// (Caddy's storage, or the store). Default: off.
+	SecondFactor *IssuerSecondFactor `json:"second_factor,omitempty"`
 	// Where the issuer was configured, e.g. "Caddyfile:12" (its jwt_issuer directive, or its
 	// issuer in the gatehouse global option): set by the Caddyfile adapter, used in error
 	// messages only, so that a users, key or template file that cannot be loaded is reported
@@ -326,6 +329,11 @@ func (c *IssuerConfig) validate() error {
 			return err
 		}
 	}
+	if c.SecondFactor != nil {
+		if err := c.SecondFactor.validate(c.Session != nil); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -473,7 +481,7 @@ func checkUserSources(file, inline, remote bool) error {
 }
 
 // issuerClaims are the claims the issuer sets itself; a user claim may not take their names.
-var issuerClaims = []string{"token_type", "exp", "iat", "jti", "nbf", "iss", "aud", mint.FamilyClaim}
+var issuerClaims = []string{"token_type", "exp", "iat", "jti", "nbf", "iss", "aud", mint.FamilyClaim, mint.AMRClaim, mint.UsernameClaim}
 
 // checkClaimName refuses an empty claim name and the names the issuer sets itself (compared
 // ignoring case, as verifiers refuse names that differ only in case).

@@ -33,6 +33,7 @@ type issuerCore struct {
 	state                         *issuerState // the revocations, limits and key ring storage
 	ipLimit, userIPLimit, userLim issuer.Limit
 	session                       *issuer.SessionConfig
+	factors                       *issuer.FactorConfig // nil without second_factor
 	cors                          *cors.Policy
 	logger                        *zap.Logger
 }
@@ -81,6 +82,8 @@ func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *Issu
 		AccessTTL:   access,
 		RefreshTTL:  refresh,
 		UserIDClaim: cfg.UserIDClaim,
+		// The factor pages act on a session as its user: the refresh token names them.
+		RefreshUsername: cfg.SecondFactor != nil,
 	}, c.ring); err != nil {
 		return nil, err
 	}
@@ -110,6 +113,11 @@ func buildIssuer(ctx context.Context, storage kv.Storage, name string, cfg *Issu
 			return nil, err
 		}
 	}
+	if cfg.SecondFactor != nil {
+		if c.factors, err = cfg.openFactors(ctx, c.state.storage, name, c.users); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -129,6 +137,7 @@ func (c *issuerCore) handlerConfig(base string, logger *zap.Logger) issuer.Confi
 		Logger:        logger,
 		CORS:          c.cors,
 		Session:       c.session,
+		Factors:       c.factors,
 	}
 	if c.ipLimit != nil {
 		cfg.IPLimit, cfg.UserIPLimit, cfg.UserLimit = c.ipLimit, c.userIPLimit, c.userLim
@@ -149,6 +158,13 @@ func (c *issuerCore) maintain(ctx context.Context) {
 		c.logger.Error("purging expired revocations failed", zap.String("issuer", c.name), zap.Error(err))
 	} else if n > 0 {
 		c.logger.Debug("purged expired revocations", zap.String("issuer", c.name), zap.Int("entries", n))
+	}
+	if c.factors != nil {
+		if n, err := c.factors.Store.Purge(ctx); err != nil && ctx.Err() == nil {
+			c.logger.Error("purging expired login challenges failed", zap.String("issuer", c.name), zap.Error(err))
+		} else if n > 0 {
+			c.logger.Debug("purged expired login challenges", zap.String("issuer", c.name), zap.Int("entries", n))
+		}
 	}
 }
 

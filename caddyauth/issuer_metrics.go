@@ -20,7 +20,7 @@ var loginBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 var (
 	issuerLoginsOpts = prometheus.CounterOpts{
 		Name: "gatehouse_issuer_logins_total",
-		Help: "Logins to jwt_issuer (JSON and session form), by issuer and outcome: ok, bad_credentials, rate_limited, busy, unavailable, bad_request, cross_site, insecure, error.",
+		Help: "Logins to jwt_issuer (JSON and session form), by issuer and outcome: ok, bad_credentials, rate_limited, busy, unavailable, bad_request, cross_site, insecure, error, factor_needed, bad_factor.",
 	}
 	issuerLoginDurationOpts = prometheus.HistogramOpts{
 		Name:    "gatehouse_issuer_login_duration_seconds",

@@ -64,7 +64,10 @@ func (h *Handler) obtainPair(r *http.Request) (access, refresh mint.Token, p *pr
 	if p == nil {
 		var vals []string
 		if vals, p = f.charFields("username", "password"); p == nil {
-			return h.authenticate(r.Context(), ip, vals[0], vals[1])
+			if h.factors == nil {
+				return h.authenticate(r.Context(), ip, vals[0], vals[1])
+			}
+			return h.obtainWithFactor(r.Context(), ip, f, vals[0], vals[1])
 		}
 	}
 	h.log.Debug("login refused", zap.String("reason", "bad request"), zap.String("client_ip", ip))
@@ -131,14 +134,24 @@ func (h *Handler) trustedOrigin(r *http.Request, origin string) bool {
 	return false
 }
 
-// authenticate checks a username and password and mints the token pair of a login, for the
-// JSON endpoint and the login form alike. Before the check, the attempt must be within the
+// authenticate checks a username and password and mints the token pair of a login without a
+// second factor, for the JSON endpoint and the login form alike (see checkPassword).
+func (h *Handler) authenticate(ctx context.Context, ip, username, password string) (access, refresh mint.Token, p *problem) {
+	id, p := h.checkPassword(ctx, ip, username, password)
+	if p != nil {
+		return access, refresh, p
+	}
+	return h.mintPair(id)
+}
+
+// checkPassword checks a username and password, for the JSON endpoint and the login form
+// alike, and returns the user's identity. Before the check, the attempt must be within the
 // username's limit from this IP and the username's ceiling from all IPs; it stays counted
 // only when the password turned out wrong (or the user unknown), so that a user who logs in,
 // or a check that never ran, uses up nothing. One address guessing at an account is stopped
 // by the first limit and does not reach the ceiling, so the user can still log in from
 // another address; a guess spread over many addresses is stopped by the ceiling.
-func (h *Handler) authenticate(ctx context.Context, ip, username, password string) (access, refresh mint.Token, p *problem) {
+func (h *Handler) checkPassword(ctx context.Context, ip, username, password string) (id users.Identity, p *problem) {
 	limits := [...]struct {
 		lim        Limit
 		key, label string
@@ -164,42 +177,51 @@ func (h *Handler) authenticate(ctx context.Context, ip, username, password strin
 		f, ok, wait, err := l.lim.Reserve(ctx, l.key)
 		if err != nil {
 			h.log.Debug("login refused: the login limit cannot be counted", zap.String("limit", l.label), zap.Error(err))
-			return access, refresh, problemUnavailable
+			return id, problemUnavailable
 		}
 		if !ok {
 			h.log.Debug("login throttled", zap.String("limit", l.label), zap.String("username", username),
 				zap.String("client_ip", ip))
-			return access, refresh, throttled(wait)
+			return id, throttled(wait)
 		}
 		refunds[i] = f
 	}
 	// The client rides along in ctx to the hashing gate, which bounds its share of the queue.
 	id, err := h.users.Authenticate(limit.WithClient(ctx, ip), username, password)
+	if err == nil && id.Username == "" {
+		id.Username = username
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, users.ErrInvalid):
 		counted = true
 		h.log.Debug("login refused", zap.String("reason", "invalid credentials"), zap.String("username", username),
 			zap.String("client_ip", ip))
-		return access, refresh, problemBadCredentials
+		return id, problemBadCredentials
 	case errors.Is(err, limit.ErrShareExceeded):
 		h.log.Debug("login throttled", zap.String("limit", "logins_in_progress"), zap.String("client_ip", ip))
-		return access, refresh, throttled(limit.BusyRetry)
+		return id, throttled(limit.BusyRetry)
 	case errors.Is(err, limit.ErrQueueFull):
 		h.log.Warn("login refused: the login queue is full", zap.String("client_ip", ip))
-		return access, refresh, problemBusy
+		return id, problemBusy
 	case errors.Is(err, users.ErrUnavailable):
 		h.log.Warn("login failed: the credential check is unavailable", zap.Error(err))
-		return access, refresh, problemUnavailable
+		return id, problemUnavailable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		h.log.Debug("login abandoned", zap.String("client_ip", ip), zap.Error(err))
-		return access, refresh, problemUnavailable
+		return id, problemUnavailable
 	default:
 		// An answer the Authenticator contract does not allow: never a login (fail closed).
 		h.log.Error("login failed: unexpected error from the credential check", zap.Error(err))
-		return access, refresh, problemUnavailable
+		return id, problemUnavailable
 	}
-	access, refresh, err = h.minter.Pair(id)
+	return id, nil
+}
+
+// mintPair mints the token pair of a login of id; amr says how the user logged in (none:
+// no amr claim, the issuer without second factors).
+func (h *Handler) mintPair(id users.Identity, amr ...string) (access, refresh mint.Token, p *problem) {
+	access, refresh, err := h.minter.Pair(id, amr...)
 	if err != nil {
 		// The user's claims (configured, or from credentials_url) cannot make a token: a
 		// configuration problem the operator must fix. The error names claims, never values.

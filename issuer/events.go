@@ -49,6 +49,12 @@ const (
 	// LoginError: the user was checked but no token could be minted (500): a configuration
 	// problem, such as a claim that cannot be put in a token.
 	LoginError = "error"
+	// LoginFactorNeeded: the password was right and a second factor is needed: the browser got
+	// a challenge (or was sent to enrol one); the JSON login, a 401 asking for the otp field.
+	LoginFactorNeeded = "factor_needed"
+	// LoginBadFactor: a wrong, replayed, expired or malformed code or passkey (401), or a
+	// second factor step without a live challenge.
+	LoginBadFactor = "bad_factor"
 )
 
 // Outcomes of a refresh.
@@ -111,7 +117,7 @@ const (
 // series up front.
 func LoginOutcomes() []string {
 	return []string{LoginOK, LoginBadCredentials, LoginRateLimited, LoginBusy, LoginUnavailable,
-		LoginBadRequest, LoginCrossSite, LoginInsecure, LoginError}
+		LoginBadRequest, LoginCrossSite, LoginInsecure, LoginError, LoginFactorNeeded, LoginBadFactor}
 }
 
 // RefreshOutcomes lists every Refresh outcome (a new slice each call).
@@ -154,6 +160,10 @@ func loginOutcome(p *problem) string {
 		return LoginOK
 	case p == problemBadCredentials:
 		return LoginBadCredentials
+	case p == problemFactorNeeded || p == problemEnrolFirst:
+		return LoginFactorNeeded
+	case p == problemBadFactor || p == problemNoChallenge:
+		return LoginBadFactor
 	case p == problemBusy:
 		return LoginBusy
 	case p.status == http.StatusTooManyRequests:

@@ -64,6 +64,9 @@ type Config struct {
 	// Session, when not nil, turns on browser sessions: a login page and form, logout, and
 	// cookie renewal for jwt_auth.
 	Session *SessionConfig
+	// Factors, when not nil, turns on second factors: one-time codes after the password (the
+	// JSON login's otp field; with Session, a code page, and enrolment from the session).
+	Factors *FactorConfig
 	// Events, when not nil, is told how each login, refresh, logout and session renewal ended
 	// (for metrics); nil counts nothing.
 	Events Events
@@ -87,9 +90,10 @@ type Handler struct {
 	log         *zap.Logger
 	events      Events // never nil: noEvents without Config.Events
 
-	sessions *Sessions    // nil when browser sessions are off
-	cors     *cors.Policy // nil without CORS
-	provider *provider    // nil unless the issuer is an OpenID provider
+	sessions *Sessions     // nil when browser sessions are off
+	factors  *FactorConfig // nil when second factors are off
+	cors     *cors.Policy  // nil without CORS
+	provider *provider     // nil unless the issuer is an OpenID provider
 
 	// refreshTokens verifies the tokens of refresh and blacklist (token_type "refresh");
 	// anyTokens those of verify, which accepts any token type, as simplejwt's does.
@@ -139,6 +143,12 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.events == nil {
 		h.events = noEvents{}
+	}
+	if cfg.Factors != nil {
+		if cfg.Factors.Store == nil {
+			return nil, errors.New("issuer: second factors need a factor store")
+		}
+		h.factors = cfg.Factors
 	}
 	if h.clientIP == nil {
 		h.clientIP = remoteHost
@@ -213,6 +223,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.jwks(w)
+		return
+	}
+	if s := h.sessions; s != nil && h.factors != nil && (s.servePasskey(w, r, rest) || s.serveFactor(w, r, rest)) {
 		return
 	}
 	if s := h.sessions; s != nil && (rest == session.LoginPath || rest == session.LogoutPath) {

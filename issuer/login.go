@@ -2,12 +2,14 @@ package issuer
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/gatehouse-dev/gatehouse/internal/factor"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 )
 
@@ -72,6 +74,9 @@ func (s *Sessions) decideLogin(w http.ResponseWriter, r *http.Request) (outcome 
 		}
 		var vals []string
 		if vals, p = f.charFields("username", "password"); p == nil {
+			if h.factors != nil {
+				return s.loginWithFactor(w, r, d, ip, vals[0], vals[1])
+			}
 			access, refresh, p := h.authenticate(r.Context(), ip, vals[0], vals[1])
 			if p != nil {
 				return loginOutcome(p), func() { s.refused(w, r, d, p) }
@@ -84,6 +89,49 @@ func (s *Sessions) decideLogin(w http.ResponseWriter, r *http.Request) (outcome 
 	}
 	h.log.Debug("login refused", zap.String("reason", "bad request"), zap.String("client_ip", ip))
 	return loginOutcome(p), func() { s.refused(w, r, d, p) }
+}
+
+// loginWithFactor decides a login form post with second factors on: a user who needs none
+// gets the session (amr pwd); one who does, only a challenge (see startChallenge).
+func (s *Sessions) loginWithFactor(w http.ResponseWriter, r *http.Request, d LoginPageData, ip, username, password string) (string, func()) {
+	h := s.h
+	id, p := h.checkPassword(r.Context(), ip, username, password)
+	if p != nil {
+		return loginOutcome(p), func() { s.refused(w, r, d, p) }
+	}
+	need, _, p := h.factorNeed(r.Context(), id.Username)
+	if p != nil {
+		return loginOutcome(p), func() { s.refused(w, r, d, p) }
+	}
+	if need == needNone {
+		access, refresh, p := h.mintPair(id, amrPassword)
+		if p != nil {
+			return loginOutcome(p), func() { s.refused(w, r, d, p) }
+		}
+		return LoginOK, func() {
+			s.cookies.Set(w, r, s.now(), access.Raw, access.Exp, refresh.Raw, refresh.Exp)
+			http.Redirect(w, r, d.Next, http.StatusSeeOther)
+		}
+	}
+	raw, err := json.Marshal(id)
+	if err != nil {
+		h.log.Error("login failed: the identity cannot be encoded", zap.Error(err))
+		return LoginError, func() { s.refused(w, r, d, problemServerError) }
+	}
+	// The challenge is stored now, so that its outcome is decided before the answer goes out.
+	c := factor.Challenge{Username: id.Username, Identity: raw, Next: d.Next, Enrol: need == needEnrol}
+	cookie, err := h.factors.Store.NewChallenge(r.Context(), c)
+	if err != nil {
+		return LoginUnavailable, func() { s.refused(w, r, d, problemUnavailable) }
+	}
+	return LoginFactorNeeded, func() {
+		s.setChallenge(w, r, cookie)
+		to := h.base + verifyPath
+		if need == needEnrol {
+			to = h.base + factorsPath
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
+	}
 }
 
 // refused shows the form again with what went wrong, in the status the JSON endpoint would

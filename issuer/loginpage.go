@@ -20,6 +20,12 @@ type LoginPageData struct {
 	Username string
 	// Error says why the last attempt failed; "" at first.
 	Error string
+	// PasskeyScript is the URL of the script that signs in with a passkey (webauthn.js: it
+	// wires a button with id passkey-login and shows errors in id passkey-error), "" when
+	// passkeys are off.
+	PasskeyScript string
+	// Base is the issuer's base path (the script's data-base).
+	Base string
 }
 
 // defaultLoginPage is the built-in login page: one form, no script, no external assets, styled
@@ -52,6 +58,9 @@ button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>
+{{if .PasskeyScript}}<p><button type="button" id="passkey-login" hidden>Sign in with a passkey</button></p>
+<p class="error" role="alert" id="passkey-error" hidden></p>
+<script src="{{.PasskeyScript}}" data-base="{{.Base}}" defer></script>{{end}}
 </main>
 </body>
 </html>
@@ -61,16 +70,20 @@ button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}
 // else: no script, no frames around it, no other form target.
 const loginPageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// loginPageCSPFor is loginPageCSP for a page whose form sends the browser on to next: browsers
+// passkeyLoginPageCSP is loginPageCSP with the site's own script and fetches, for passkeys.
+const passkeyLoginPageCSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// loginPageCSPFor is csp (loginPageCSP or passkeyLoginPageCSP) for a page whose form sends the
+// browser on to next: browsers
 // apply form-action to the redirect that follows the post too, so an absolute next (a sibling
 // site's page, which the return rule allowed) adds its origin, and only that one.
-func loginPageCSPFor(next string) string {
+func loginPageCSPFor(csp, next string) string {
 	if strings.HasPrefix(next, "/") {
-		return loginPageCSP
+		return csp
 	}
 	scheme, rest, ok := strings.Cut(next, "://")
 	if !ok {
-		return loginPageCSP
+		return csp
 	}
 	authority := rest
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
@@ -78,13 +91,18 @@ func loginPageCSPFor(next string) string {
 	}
 	// Return.Next let through only a host name and a port here; anything else stays 'self'.
 	if strings.ContainsAny(authority, " ;,'\"\\") || authority == "" {
-		return loginPageCSP
+		return csp
 	}
-	return strings.Replace(loginPageCSP, "form-action 'self'", "form-action 'self' "+strings.ToLower(scheme)+"://"+strings.ToLower(authority), 1)
+	return strings.Replace(csp, "form-action 'self'", "form-action 'self' "+strings.ToLower(scheme)+"://"+strings.ToLower(authority), 1)
 }
 
 // page writes the login page with status.
 func (s *Sessions) page(w http.ResponseWriter, r *http.Request, status int, d LoginPageData) {
+	csp := loginPageCSP
+	if f := s.h.factors; f != nil && f.Passkeys && f.Directory != nil {
+		d.PasskeyScript, d.Base = s.h.base+passkeyScriptPath, s.h.base
+		csp = passkeyLoginPageCSP
+	}
 	var buf bytes.Buffer
 	if err := s.tmpl.Execute(&buf, d); err != nil {
 		// A user template that fails at run time (it parsed at provision): say so in the log and
@@ -98,7 +116,7 @@ func (s *Sessions) page(w http.ResponseWriter, r *http.Request, status int, d Lo
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Content-Length", strconv.Itoa(buf.Len()))
 	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", loginPageCSPFor(d.Next))
+	hd.Set("Content-Security-Policy", loginPageCSPFor(csp, d.Next))
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")

@@ -427,7 +427,7 @@ func TestLoginPageCSPForNext(t *testing.T) {
 		"HTTPS://B.Home.Example/":             "form-action 'self' https://b.home.example;",
 		"https://b.home.example'; script-src": "form-action 'self';",
 	} {
-		if got := loginPageCSPFor(next); !strings.Contains(got, want) {
+		if got := loginPageCSPFor(loginPageCSP, next); !strings.Contains(got, want) {
 			t.Errorf("CSP for next %q = %q, want %q in it", next, got, want)
 		}
 	}

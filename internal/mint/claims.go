@@ -75,7 +75,8 @@ func (m *Minter) reserved(name string) bool {
 
 // reservedClaims are the claims the minter controls. nbf is among them: a token is valid from
 // its iat, whatever a user's claims say.
-var reservedClaims = [...]string{"token_type", "exp", "iat", "jti", "nbf", "iss", "aud", FamilyClaim}
+// amr and UsernameClaim are the issuer's too: a user's claim must not say how they logged in.
+var reservedClaims = [...]string{"token_type", "exp", "iat", "jti", "nbf", "iss", "aud", FamilyClaim, AMRClaim, UsernameClaim}
 
 // sortedClaims returns the claims of fields that are not reserved, sorted by name.
 func (m *Minter) sortedClaims(fields map[string]json.RawMessage) []claim {

@@ -25,6 +25,10 @@ type Config struct {
 	// "user_id". Its value is the user's claim of that name when the user has one (an inline
 	// `claim user_id 7`, or what credentials_url answered), else the username.
 	UserIDClaim string
+	// RefreshUsername puts the username in refresh tokens (UsernameClaim), for the issuer's
+	// own pages that act on a session as its user (second factor enrolment). Access tokens
+	// never carry it.
+	RefreshUsername bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -38,6 +42,14 @@ const (
 // FamilyClaim is the private claim of a refresh token that names its rotation family (the jti
 // of the first refresh token of a login). Access tokens never carry it.
 const FamilyClaim = "fam"
+
+// AMRClaim is how the user logged in (RFC 8176 authentication method references: "pwd",
+// "otp", "hwk", "swk", "user"), in both tokens of a login and every token minted from them.
+const AMRClaim = "amr"
+
+// UsernameClaim is the private claim of a refresh token that names the user who logged in
+// (with Config.RefreshUsername).
+const UsernameClaim = "usr"
 
 // Token is a minted token and what the issuer needs to know about it.
 type Token struct {
@@ -57,6 +69,7 @@ type Minter struct {
 	access, refresh time.Duration
 	userID          string
 	iss, aud        json.RawMessage // encoded claim values; nil when not configured
+	refreshUser     bool
 }
 
 // NewMinter checks cfg and returns a Minter signing with ring's current signer.
@@ -64,7 +77,7 @@ func NewMinter(cfg Config, ring *Ring) (*Minter, error) {
 	if ring == nil {
 		return nil, errors.New("minter: no key ring")
 	}
-	m := &Minter{ring: ring, now: cfg.Now, access: cfg.AccessTTL, refresh: cfg.RefreshTTL, userID: cfg.UserIDClaim}
+	m := &Minter{ring: ring, now: cfg.Now, access: cfg.AccessTTL, refresh: cfg.RefreshTTL, userID: cfg.UserIDClaim, refreshUser: cfg.RefreshUsername}
 	for _, ttl := range []*time.Duration{&m.access, &m.refresh} {
 		if *ttl < 0 || (*ttl > 0 && *ttl < time.Second) {
 			return nil, fmt.Errorf("token lifetime %s is out of range; use at least 1s (0 for the default)", *ttl)
@@ -108,11 +121,15 @@ func (m *Minter) UserIDClaim() string { return m.userID }
 func (m *Minter) Lifetimes() (access, refresh time.Duration) { return m.access, m.refresh }
 
 // Pair mints an access token and a refresh token for a login; the refresh token starts a new
-// family (Family = its own JTI).
-func (m *Minter) Pair(id users.Identity) (access, refresh Token, err error) {
+// family (Family = its own JTI). amr, when given, is how the user logged in (AMRClaim).
+func (m *Minter) Pair(id users.Identity, amr ...string) (access, refresh Token, err error) {
 	uid, extras, err := m.userClaims(id)
 	if err != nil {
 		return Token{}, Token{}, err
+	}
+	var amrJSON json.RawMessage
+	if len(amr) > 0 {
+		amrJSON, _ = json.Marshal(amr) // strings always marshal
 	}
 	now := m.now()
 	s := m.ring.Signer()
@@ -120,6 +137,9 @@ func (m *Minter) Pair(id users.Identity) (access, refresh Token, err error) {
 	access = Token{JTI: newJTI(), Exp: time.Unix(now.Add(m.access).Unix(), 0)}
 	p := newPayload("access", access.Exp.Unix(), now.Unix(), access.JTI)
 	m.addIdentity(p, uid, nil)
+	if amrJSON != nil {
+		p.add(AMRClaim, amrJSON)
+	}
 	for _, c := range extras {
 		p.add(c.name, c.value)
 	}
@@ -143,6 +163,13 @@ func (m *Minter) Pair(id users.Identity) (access, refresh Token, err error) {
 	fam, _ := json.Marshal(refresh.Family)
 	m.addIdentity(p, uid, nil)
 	p.add(FamilyClaim, fam)
+	if amrJSON != nil {
+		p.add(AMRClaim, amrJSON)
+	}
+	if m.refreshUser && id.Username != "" {
+		name, _ := json.Marshal(id.Username)
+		p.add(UsernameClaim, name)
+	}
 	for _, c := range extras {
 		p.add(c.name, c.value)
 	}
@@ -199,6 +226,9 @@ func (m *Minter) Access(refresh *token.Claims) (Token, error) {
 	t := Token{JTI: newJTI(), Exp: time.Unix(now.Add(m.access).Unix(), 0)}
 	p := newPayload("access", t.Exp.Unix(), now.Unix(), t.JTI)
 	m.addIdentity(p, uid, fields)
+	if amr, ok := fields[AMRClaim]; ok {
+		p.add(AMRClaim, amr)
+	}
 	for _, c := range m.sortedClaims(fields) {
 		p.add(c.name, c.value)
 	}
@@ -241,6 +271,11 @@ func (m *Minter) Rotate(refresh *token.Claims) (Token, error) {
 	fam, _ := json.Marshal(family)
 	m.addIdentity(p, uid, fields)
 	p.add(FamilyClaim, fam)
+	for _, name := range []string{AMRClaim, UsernameClaim} {
+		if v, ok := fields[name]; ok {
+			p.add(name, v)
+		}
+	}
 	for _, c := range m.sortedClaims(fields) {
 		p.add(c.name, c.value)
 	}

@@ -56,11 +56,27 @@ func maxAge(exp, now time.Time) int {
 	return max(1, int((exp.Sub(now)+time.Second-1)/time.Second))
 }
 
+// SetScoped adds the Set-Cookie header of a short-lived, HttpOnly, SameSite=Strict cookie for
+// path only (value "" deletes it), Secure as the session cookies are: the issuer's second factor
+// challenge, which only its own pages under path read. It has no Domain: it stays on the host
+// that set it, the login site, even with a cookie domain.
+func SetScoped(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration) {
+	age := int(maxAge / time.Second)
+	if value == "" || age <= 0 {
+		age = -1
+	}
+	addAt(w, name, value, path, "", age, http.SameSiteStrictMode, secure(r))
+}
+
 func add(w http.ResponseWriter, name, value, domain string, maxAge int, same http.SameSite, secure bool) {
+	addAt(w, name, value, "/", domain, maxAge, same, secure)
+}
+
+func addAt(w http.ResponseWriter, name, value, path, domain string, maxAge int, same http.SameSite, secure bool) {
 	c := &http.Cookie{
 		Name:     name,
 		Value:    value,
-		Path:     "/",
+		Path:     path,
 		Domain:   domain,
 		MaxAge:   maxAge, // negative: "Max-Age=0", delete now
 		HttpOnly: true,

@@ -339,6 +339,18 @@ func (l *Local) Authenticate(ctx context.Context, username, password string) (Id
 	return Identity{Username: acct.name, Claims: maps.Clone(acct.claims)}, nil
 }
 
+// Lookup implements Directory: the identity of a configured user, as Authenticate gives it.
+func (l *Local) Lookup(username string) (Identity, bool) {
+	if l.file != "" {
+		l.maybeReload()
+	}
+	acct := l.users.Load().byName[username]
+	if acct == nil {
+		return Identity{}, false
+	}
+	return Identity{Username: acct.name, Claims: maps.Clone(acct.claims)}, true
+}
+
 // compare runs a comparer, turning a panic (a comparer given a hash it cannot take) into an
 // error: bad input is never a crash, and never a login.
 func compare(c Comparer, hash []byte, password string) (ok bool, err error) {

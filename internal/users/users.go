@@ -54,3 +54,12 @@ type Algorithm struct {
 	// cost the same time as a wrong password.
 	FakeHash []byte
 }
+
+// Directory finds a user by name without a password: for a login whose proof is another
+// (a passkey). Only sources that know their users can: Local does; an app behind
+// credentials_url is asked about passwords only, so it is no Directory.
+type Directory interface {
+	// Lookup returns the identity of username, and false for a user it does not have (any
+	// more: a user removed from the users file can no longer log in with a passkey either).
+	Lookup(username string) (Identity, bool)
+}
