@@ -16,13 +16,7 @@ import (
 // does, its links (anchors included) are checked like any other. Remove an entry when its page
 // has landed.
 var pendingDocs = map[string]bool{
-	"docs/metrics.md":         true,
-	"docs/commands.md":        true,
-	"docs/single-sign-on.md":  true,
-	"docs/oidc-provider.md":   true,
-	"docs/second-factor.md":   true,
-	"docs/traefik.md":         true,
-	"docs/troubleshooting.md": true,
+	"docs/traefik.md": true,
 }
 
 var (
