@@ -31,9 +31,11 @@ const DefaultMaxAge = 10 * time.Minute
 
 // Config is a CORS policy as configured.
 type Config struct {
-	// Origins allowed to send cross-origin requests: scheme://host[:port], a pattern with one
-	// leading wildcard label (https://*.example.com: every subdomain, not example.com itself),
-	// or "*" for any origin (not with Credentials).
+	// Origins allowed to send cross-origin requests: scheme://host[:port], a pattern whose
+	// first label is a wildcard (https://*.example.com: one more label, as app.example.com; not
+	// example.com itself nor a.b.example.com), or "*" for any origin (not with Credentials).
+	// Patterns follow the rule of session origins (session.ParseOrigins), so that a site's CORS
+	// and CSRF trust the same origins.
 	Origins []string
 	// Methods a preflight may ask for; empty means DefaultMethods.
 	Methods []string
@@ -47,19 +49,15 @@ type Config struct {
 
 // Policy is a checked Config. Safe for concurrent use.
 type Policy struct {
-	any      bool
-	exact    []string // normalized origins
-	suffixes []origin // wildcard patterns: scheme and ".domain[:port]"
-	methods  []string
-	headers  []string // lower-case
-	allowM   string   // Access-Control-Allow-Methods
-	allowH   string   // Access-Control-Allow-Headers
-	maxAge   string
-	creds    bool
+	any     bool
+	origins session.Origins // the listed origins and patterns
+	methods []string
+	headers []string // lower-case
+	allowM  string   // Access-Control-Allow-Methods
+	allowH  string   // Access-Control-Allow-Headers
+	maxAge  string
+	creds   bool
 }
-
-// origin is a wildcard pattern: an origin of scheme whose host ends in suffix.
-type origin struct{ scheme, suffix string }
 
 // New checks cfg and returns its Policy.
 func New(cfg Config) (*Policy, error) {
@@ -67,27 +65,22 @@ func New(cfg Config) (*Policy, error) {
 		return nil, fmt.Errorf("cors: name the allowed origins, e.g. origins https://app.example.com")
 	}
 	p := &Policy{creds: cfg.Credentials}
+	var listed []string
 	for _, o := range cfg.Origins {
-		switch {
-		case o == "*":
-			if cfg.Credentials {
-				return nil, fmt.Errorf("cors: origins * cannot be combined with credentials: any site could then act with its visitors' cookies; list the origins")
-			}
-			p.any = true
-		case strings.Contains(o, "*"):
-			pat, err := parsePattern(o)
-			if err != nil {
-				return nil, err
-			}
-			p.suffixes = append(p.suffixes, pat)
-		default:
-			n, err := session.NormalizeOrigin(o)
-			if err != nil {
-				return nil, fmt.Errorf("cors: %w", err)
-			}
-			p.exact = append(p.exact, n)
+		if o != "*" {
+			listed = append(listed, o)
+			continue
 		}
+		if cfg.Credentials {
+			return nil, fmt.Errorf("cors: origins * cannot be combined with credentials: any site could then act with its visitors' cookies; list the origins")
+		}
+		p.any = true
 	}
+	origins, err := session.ParseOrigins(listed)
+	if err != nil {
+		return nil, fmt.Errorf("cors: %w", err)
+	}
+	p.origins = origins
 	p.methods = cfg.Methods
 	if len(p.methods) == 0 {
 		p.methods = DefaultMethods
@@ -120,20 +113,6 @@ func New(cfg Config) (*Policy, error) {
 	return p, nil
 }
 
-// parsePattern parses scheme://*.domain[:port].
-func parsePattern(o string) (origin, error) {
-	scheme, rest, ok := strings.Cut(o, "://*.")
-	if !ok || strings.Contains(rest, "*") {
-		return origin{}, fmt.Errorf("cors: origin pattern %q may only have its wildcard as the first label, e.g. https://*.example.com", o)
-	}
-	n, err := session.NormalizeOrigin(scheme + "://" + rest)
-	if err != nil {
-		return origin{}, fmt.Errorf("cors: origin pattern %q: %w", o, err)
-	}
-	s, host, _ := strings.Cut(n, "://")
-	return origin{scheme: s, suffix: "." + host}, nil
-}
-
 // IsPreflight reports whether r is a CORS preflight request: OPTIONS with Origin and
 // Access-Control-Request-Method. Browsers send it without credentials.
 func IsPreflight(r *http.Request) bool {
@@ -150,16 +129,7 @@ func (p *Policy) Allows(o string) bool {
 	if err != nil {
 		return false
 	}
-	if slices.Contains(p.exact, n) {
-		return true
-	}
-	scheme, host, _ := strings.Cut(n, "://")
-	for _, s := range p.suffixes {
-		if scheme == s.scheme && len(host) > len(s.suffix) && strings.HasSuffix(host, s.suffix) {
-			return true
-		}
-	}
-	return false
+	return p.origins.Match(n)
 }
 
 // Preflight answers the preflight r: 204 with the policy's headers when its origin, method and
