@@ -291,6 +291,17 @@ cmd_test() {
 	phase "build $CADDY_BIN"
 	cmd_build
 
+	# The Node packages of the browser and OpenID tests, from their lock files, once, here: the
+	# tests install them themselves when missing, but several tests of one folder start at once.
+	phase "npm ci (integration/browser, oidcprovider, oidcclient)"
+	local dir
+	for dir in integration/browser integration/oidcprovider integration/oidcclient; do
+		if [[ ! -d $dir/node_modules ]]; then
+			(cd "$dir" && npm ci --no-audit --no-fund >/dev/null) || { log "npm ci failed in $dir"; exit 1; }
+		fi
+	done
+	log "node packages present"
+
 	phase "go test -race (unit and integration tests)"
 	CGO_ENABLED=1 go_test all -race -count=1 ./...
 
