@@ -3,7 +3,6 @@ package token
 import (
 	"strings"
 	"sync"
-	"unsafe"
 )
 
 // Kind is the JSON type of a claim value.
@@ -69,7 +68,7 @@ func (c *Claims) Members() []Member {
 // build decodes the members of Claims from Watch, whose payload Watch already validated. As in
 // (*JWS).Claims, the member texts alias Raw.
 func (c *Claims) build() {
-	if full, err := parseClaims(c.Raw, unsafe.String(unsafe.SliceData(c.Raw), len(c.Raw))); err == nil {
+	if full, err := parseClaims(c.Raw, bytesString(c.Raw)); err == nil {
 		c.members = full.members
 	}
 }

@@ -97,16 +97,17 @@ func New(p Policy, kp keys.Provider, now func() time.Time) (*Verifier, error) {
 		now = time.Now
 	}
 
-	// The Verifier keeps its own copies: the caller's slices could change after New.
+	// The Verifier keeps its own copies: the caller's slices could change after New. (Copied by
+	// append rather than slices.Clone, which Traefik's interpreter, Yaegi, cannot instantiate.)
 	p.Algorithms = compact(p.Algorithms)
-	p.Issuers = slices.Clone(p.Issuers)
-	p.Audiences = slices.Clone(p.Audiences)
-	p.SafeClaims = slices.Clone(p.SafeClaims)
-	p.Require = slices.Clone(p.Require)
+	p.Issuers = append([]string(nil), p.Issuers...)
+	p.Audiences = append([]string(nil), p.Audiences...)
+	p.SafeClaims = append([]string(nil), p.SafeClaims...)
+	p.Require = append([]Requirement(nil), p.Require...)
 	for i := range p.Require {
-		p.Require[i].Values = slices.Clone(p.Require[i].Values)
+		p.Require[i].Values = append([]string(nil), p.Require[i].Values...)
 	}
-	p.Types = slices.Clone(p.Types)
+	p.Types = append([]string(nil), p.Types...)
 
 	v := &Verifier{
 		policy:  p,

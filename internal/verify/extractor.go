@@ -189,7 +189,7 @@ func stripQuery(r *http.Request, name string) {
 // pairs, but a server that still splits on ';' would read the token in it.
 func RemoveParam(rawQuery, name string) string {
 	kept := make([]string, 0, strings.Count(rawQuery, "&")+1)
-	for pair := range strings.SplitSeq(rawQuery, "&") {
+	for _, pair := range strings.Split(rawQuery, "&") { // not SplitSeq (Go 1.24): Yaegi has Go 1.22's library
 		if !isParam(pair, name) {
 			kept = append(kept, pair)
 		}
@@ -199,7 +199,7 @@ func RemoveParam(rawQuery, name string) string {
 
 // isParam reports whether the query pair (or one of its ';'-separated parts) has the key name.
 func isParam(pair, name string) bool {
-	for part := range strings.SplitSeq(pair, ";") {
+	for _, part := range strings.Split(pair, ";") {
 		key, _, _ := strings.Cut(part, "=")
 		if key == name {
 			return true
