@@ -17,9 +17,13 @@ func IsToken(s string) bool {
 }
 
 // isTchar reports whether c may appear in a token.
+//
+// The conditions of a tagless switch case are joined with ||, never listed with commas, in every
+// package the Traefik plugin vendors: Yaegi v0.16 evaluates only the first of a list (see
+// traefik/yaegi_rules_test.go).
 func isTchar(c byte) bool {
 	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+	case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9': // || not ',': see below
 		return true
 	}
 	switch c {

@@ -8,8 +8,12 @@ import (
 // Kind is the JSON type of a claim value.
 type Kind uint8
 
+// The kinds start at 1 (0 is "absent"); written with a blank first rather than iota + 1,
+// because Traefik's interpreter (Yaegi v0.16) compares a variable wrongly with a constant of a
+// type of its own defined by an expression (see traefik/yaegi_rules_test.go).
 const (
-	String Kind = iota + 1
+	_ Kind = iota
+	String
 	Number
 	Bool
 	Null

@@ -33,6 +33,11 @@ var ErrMissing = &Error{
 // AsError returns err as an *Error; anything else (which this package does not return) is
 // treated as a malformed token, so an unexpected error still refuses the request.
 func AsError(err error) *Error {
+	// The assertion first: under Traefik's interpreter (Yaegi) errors.As cannot target a type
+	// the interpreter defined, and this package never wraps its errors.
+	if e, ok := err.(*Error); ok {
+		return e
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e
