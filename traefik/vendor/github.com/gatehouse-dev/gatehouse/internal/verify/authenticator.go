@@ -172,6 +172,13 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*token.Claims, error
 			return c, nil
 		}
 	}
+	return v.verify(ctx, raw, now, h)
+}
+
+// verify is Verify after a cache miss: the full verification, whose buffers are kept out of
+// Verify's frame so that a cache hit does not pay for them (Traefik's interpreter, Yaegi,
+// allocates a function's whole frame on every call).
+func (v *Verifier) verify(ctx context.Context, raw string, now float64, h uint64) (*token.Claims, error) {
 	j, err := token.Split(raw)
 	if err != nil {
 		// The token package's errors are fixed texts that never echo token content.
