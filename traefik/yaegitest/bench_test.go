@@ -108,7 +108,7 @@ func BenchmarkMiddleware(b *testing.B) {
 				h.ServeHTTP(w, r)
 			}
 			// ns/op is wall time, which a busy machine stretches; the CPU time is what it costs.
-			b.ReportMetric(float64((selfCPU(b) - before).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((selfCPU(b)-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			if passed != b.N {
 				b.Fatalf("%d of %d requests passed", passed, b.N)
 			}
