@@ -5,6 +5,7 @@
 #   ./xcaddy.sh run     build, start the example Django app (examples/django) on 127.0.0.1:8000, then
 #                       serve the demo site (Caddyfile.example) on http://localhost:8080
 #   ./xcaddy.sh test    install what the tests need, build, and run every check CI runs
+#   ./xcaddy.sh test --quick   gofmt, go vet and the unit tests only
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -215,14 +216,53 @@ fuzz_targets() {
 		done || true
 }
 
-cmd_test() {
-	ensure_apt "${APT_PACKAGES[@]}"
-	# npm: Debian's, unless the installed nodejs brings its own (NodeSource's does, and conflicts
-	# with Debian's npm package).
-	command -v npm >/dev/null 2>&1 || ensure_apt npm
-	cmd_build
+# phase starts a named step of cmd_test, ending the one before with its time; phase_end ends the
+# last. The times go to the summary printed at the end.
+phase_name='' phase_start=0 phase_times=()
+phase() {
+	phase_end
+	phase_name=$1
+	phase_start=$SECONDS
+	log "$phase_name"
+}
+phase_end() {
+	if [[ -n $phase_name ]]; then
+		phase_times+=("$(printf '%5ds  %s' $((SECONDS - phase_start)) "$phase_name")")
+		log "$phase_name: $((SECONDS - phase_start))s"
+	fi
+	phase_name=''
+}
 
-	log "gofmt"
+# go_test runs go test -v with the given arguments, keeping the full output in bin/test-<name>.log
+# and showing the package results, the failures and their messages; then it prints how many
+# tests (and subtests) passed and failed. It fails when go test does.
+go_test() {
+	local name=$1 logfile
+	shift
+	logfile=bin/test-$name.log
+	mkdir -p bin
+	local rc=0
+	go test -v "$@" >"$logfile" 2>&1 || rc=$?
+	grep -E '^(ok|FAIL|panic:|--- FAIL|\s+--- FAIL)|^\s+\S+_test\.go:[0-9]+:|^(fatal error|WARNING: DATA RACE)' "$logfile" |
+		grep -v -E '^ok .*\[no test files\]' || true
+	local tests subtests failed
+	tests=$(grep -c -E '^--- PASS' "$logfile" || true)
+	subtests=$(grep -c -E '^\s+--- PASS' "$logfile" || true)
+	failed=$(grep -c -E '^\s*--- FAIL' "$logfile" || true)
+	log "$name: $tests tests and $subtests subtests passed, $failed failed (full output: $logfile)"
+	return "$rc"
+}
+
+cmd_test() {
+	local quick=false
+	case ${1:-} in
+	"") ;;
+	--quick) quick=true ;;
+	*) die "test takes no argument but --quick (unit tests only)" ;;
+	esac
+	local started=$SECONDS
+
+	phase "gofmt"
 	local unformatted
 	unformatted=$(gofmt -l .)
 	if [[ -n $unformatted ]]; then
@@ -230,32 +270,59 @@ cmd_test() {
 		exit 1
 	fi
 
-	log "go vet"
+	phase "go vet"
 	go vet ./...
 
-	log "go test -race (unit and integration tests)"
-	CGO_ENABLED=1 go test -race -count=1 ./...
+	if $quick; then
+		# The unit tests need no Caddy binary, no Debian packages and no servers.
+		phase "unit tests (go test -race, every package but integration)"
+		CGO_ENABLED=1 go_test unit -race -count=1 $(go list ./... | grep -v '/integration$')
+		phase_end
+		summary "$started"
+		return
+	fi
 
-	log "benchmarks, 100 iterations each"
-	go test -run '^$' -bench . -benchtime 100x ./...
+	phase "Debian packages"
+	ensure_apt "${APT_PACKAGES[@]}"
+	# npm: Debian's, unless the installed nodejs brings its own (NodeSource's does, and conflicts
+	# with Debian's npm package).
+	command -v npm >/dev/null 2>&1 || ensure_apt npm
 
-	local dir name
+	phase "build $CADDY_BIN"
+	cmd_build
+
+	phase "go test -race (unit and integration tests)"
+	CGO_ENABLED=1 go_test all -race -count=1 ./...
+
+	phase "benchmarks, 100 iterations each"
+	go test -run '^$' -bench . -benchtime 100x ./... >bin/test-bench.log 2>&1 || { tail -50 bin/test-bench.log; exit 1; }
+	log "$(grep -c '^Benchmark' bin/test-bench.log) benchmarks ran (full output: bin/test-bench.log)"
+
+	phase "fuzz targets, 10s each"
+	local dir name n=0
 	while read -r dir name; do
 		log "fuzz $name in $dir for 10s"
 		go test -run '^$' -fuzz "^$name\$" -fuzztime 10s "$dir/"
+		n=$((n + 1))
 	done < <(fuzz_targets)
+	log "$n fuzz targets ran"
 
-	log "soak smoke run: 20 s of mixed traffic, no 5xx, no growth (bench/soak.sh)"
+	phase "soak smoke run: 20 s of mixed traffic, no 5xx, no growth (bench/soak.sh)"
 	DURATION=20 bench/soak.sh
 
 	# Only proves that the end-to-end benchmark still builds, mints, starts every configuration
 	# and gets 200s and 401s where it should: one 1 s round measures nothing.
-	log "end-to-end benchmark smoke run (QUICK=1 bench/e2e.sh)"
+	phase "end-to-end benchmark smoke runs (QUICK=1 bench/e2e.sh, alone and concurrent)"
 	QUICK=1 bench/e2e.sh >/dev/null
-	log "end-to-end benchmark smoke run, both configurations at once (QUICK=1 MODE=concurrent)"
 	QUICK=1 MODE=concurrent SCENARIOS="distinct-hs256 aa" bench/e2e.sh >/dev/null
+	phase_end
+	summary "$started"
+}
 
-	log "all checks passed"
+# summary prints the time of each phase and the total.
+summary() {
+	log "all checks passed in $((SECONDS - $1))s:"
+	printf '%s\n' "${phase_times[@]}" >&2
 }
 
 usage() {
@@ -269,14 +336,18 @@ usage: $0 <command>
           random one kept in .gatehouse/secret
   test    install what the tests need, build, check gofmt and go vet, run every test with the race
           detector, every benchmark briefly, every fuzz target for 10s, and smoke runs
-          of bench/soak.sh and bench/e2e.sh
+          of bench/soak.sh and bench/e2e.sh; prints each phase with its time and the test counts
+          (about 10 minutes on 2 cores)
+  test --quick
+          gofmt, go vet and the unit tests only (every package but integration/): no Debian
+          packages, no Caddy build, no servers; about a minute
 EOF
 }
 
 case ${1:-} in
 build) cmd_build ;;
 run) cmd_run ;;
-test) cmd_test ;;
+test) cmd_test "${@:2}" ;;
 *)
 	usage
 	exit 2

@@ -113,7 +113,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("gatehouse issuer %s: give its settings, e.g. users_file", name)
 		}
 		if err := cfg.validate(); err != nil {
-			return fmt.Errorf("gatehouse issuer %s: %w", name, err)
+			return withSource(cfg.Source, fmt.Errorf("gatehouse issuer %s: %w", name, err))
 		}
 	}
 	return nil
@@ -135,7 +135,7 @@ func (a *App) Start() error {
 	a.mu.Unlock()
 	st := a.state.Load()
 	for _, j := range auths {
-		if err := st.check(j.link.trust, a.logger); err != nil {
+		if err := st.check(j.link.trust, j.Source, a.logger); err != nil {
 			return err
 		}
 	}
@@ -379,14 +379,28 @@ func (st *appState) resolve(t trust) *binding {
 	return b
 }
 
-// check is Start's check of one jwt_auth: a name that no issuer has is an error (a typo would
-// otherwise refuse every token in silence); an issuer or session missing from the site is
-// logged, and tokens are refused (fail closed).
-func (st *appState) check(t trust, logger *zap.Logger) error {
+// check is Start's check of one jwt_auth, configured at source ("Caddyfile:12", "" for a JSON
+// config): a name that no issuer has is an error (a typo would otherwise refuse every token in
+// silence), which names the nearest issuer name; an issuer or session missing from the site is
+// logged, and tokens are refused (fail closed). Both start with source.
+func (st *appState) check(t trust, source string, logger *zap.Logger) error {
 	for _, n := range t.names {
 		if !slices.ContainsFunc(st.issuers, func(e *issuerEntry) bool { return e.name == n }) {
-			return fmt.Errorf("jwt_auth issuer_name %s: this configuration has no jwt_issuer named %s; give the issuer `name %s`, or remove the name", n, n, n)
+			var names []string
+			for _, e := range st.issuers {
+				if e.name != defaultIssuer {
+					names = append(names, e.name)
+				}
+			}
+			if best, ok := nearest(n, names); ok {
+				return withSource(source, fmt.Errorf("jwt_auth issuer_name %s: this configuration has no jwt_issuer named %s; did you mean %s?", n, n, best))
+			}
+			return withSource(source, fmt.Errorf("jwt_auth issuer_name %s: this configuration has no jwt_issuer named %s; give the issuer `name %s`, or remove the name", n, n, n))
 		}
+	}
+	at := ""
+	if source != "" {
+		at = source + ": "
 	}
 	b := st.resolve(t)
 	scope := "in its site"
@@ -394,11 +408,11 @@ func (st *appState) check(t trust, logger *zap.Logger) error {
 		scope = "named " + strings.Join(t.names, ", ")
 	}
 	if t.keys && !b.found {
-		logger.Warn("jwt_auth has no key settings and no jwt_issuer is loaded " + scope + "; " +
+		logger.Warn(at + "jwt_auth has no key settings and no jwt_issuer is loaded " + scope + "; " +
 			"tokens are refused (no_keys_loaded) until one is: add a jwt_issuer to the site, name one with issuer_name, or set secret, public_key, jwks_file or jwks_url")
 	}
 	if t.session != "" && b.sessions == nil {
-		logger.Warn("jwt_auth session names no jwt_issuer with session on "+scope+"; browsers are sent to its login page and tokens come from headers only",
+		logger.Warn(at+"jwt_auth session names no jwt_issuer with session on "+scope+"; browsers are sent to its login page and tokens come from headers only",
 			zap.String("session", t.session))
 	}
 	return nil

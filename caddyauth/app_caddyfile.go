@@ -2,6 +2,7 @@ package caddyauth
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -32,15 +33,18 @@ func parseGatehouseOption(d *caddyfile.Dispenser, existing any) (any, error) {
 		}
 	}
 	for d.Next() {
+		opts := newOptionBlock(d, "gatehouse")
 		if d.NextArg() {
-			return nil, d.ArgErr()
+			return nil, d.Errf("gatehouse takes no value, only a block, e.g. gatehouse { issuer home { users_file /etc/caddy/users } }; %s", gotValues(1+d.CountRemainingArgs()))
 		}
-		for d.NextBlock(0) {
+		for opts.next() {
 			switch d.Val() {
 			case "issuer":
 				if !d.NextArg() {
-					return nil, d.Err("issuer takes a name and a block of jwt_issuer settings, e.g. issuer home { users_file /etc/caddy/users }")
+					return nil, opts.argErr()
 				}
+				// Mistakes of the whole issuer are reported at its name's line.
+				issuerAt := newOptionBlock(d, "jwt_issuer").atHead
 				name := d.Val()
 				if err := checkIssuerName(name); err != nil {
 					return nil, d.Errf("issuer %v", err)
@@ -54,13 +58,13 @@ func parseGatehouseOption(d *caddyfile.Dispenser, existing any) (any, error) {
 					return nil, err
 				}
 				if j.Name != "" {
-					return nil, d.Errf("issuer %s: the name is given after issuer; remove name %s", name, j.Name)
+					return nil, issuerAt(fmt.Errorf("issuer %s: the name is given after issuer; remove name %s", name, j.Name))
 				}
 				if !j.hasSettings() {
-					return nil, d.Errf("issuer %s needs its settings, e.g. issuer %s { users_file /etc/caddy/users }", name, name)
+					return nil, issuerAt(fmt.Errorf("issuer %s needs its settings, e.g. issuer %s { users_file /etc/caddy/users }", name, name))
 				}
 				if j.BasePath != "" {
-					return nil, d.Errf("issuer %s: base_path belongs to the jwt_issuer that serves it: jwt_issuer /api/token/* %s", name, name)
+					return nil, issuerAt(fmt.Errorf("issuer %s: base_path belongs to the jwt_issuer that serves it: jwt_issuer /api/token/* %s", name, name))
 				}
 				if app.Issuers == nil {
 					app.Issuers = make(map[string]*IssuerConfig)
@@ -68,7 +72,7 @@ func parseGatehouseOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				cfg := j.IssuerConfig
 				app.Issuers[name] = &cfg
 			default:
-				return nil, d.Errf("unrecognized gatehouse option '%s'; use issuer <name> { ... }", d.Val())
+				return nil, opts.unknown()
 			}
 		}
 	}

@@ -76,16 +76,21 @@ var sourceKinds = map[string]string{
 // the secret's placeholders are loaded by Provision, on the server that has them, so `caddy
 // adapt` runs anywhere; Provision's errors start with the directive's file:line (Source).
 func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return j.unmarshalBlock(d, "jwt_auth")
+}
+
+// unmarshalBlock is UnmarshalCaddyfile for the options of block (jwt_auth, or jwt_forward_auth
+// whose jwt_auth options are read here), whose table answers unknown options.
+func (j *JWTAuth) unmarshalBlock(d *caddyfile.Dispenser, block string) error {
 	d.Next() // consume directive name
 	j.Source = sourceOf(d)
+	opts := newOptionBlock(d, block)
+	once := opts.once
 	if d.NextArg() {
-		return d.ArgErr()
+		return d.Errf("%s takes at most a matcher before its block, e.g. %s /api/* { secret {env.JWT_SECRET} }; %s", block, block, gotValues(1+d.CountRemainingArgs()))
 	}
 
-	opts := newOptionBlock(d)
-	once := opts.once
-
-	for d.NextBlock(0) {
+	for opts.next() {
 		name := d.Val()
 		switch name {
 		case "secret":
@@ -98,7 +103,7 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "public_key":
 			var p string
 			if !d.AllArgs(&p) {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			if err := checkFileName(name, p); err != nil {
 				return d.Errf("%v", err)
@@ -108,7 +113,7 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "jwks_file":
 			var p string
 			if !d.AllArgs(&p) {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			if err := checkFileName(name, p); err != nil {
 				return d.Errf("%v", err)
@@ -139,7 +144,7 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "algorithms":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			if err := keys.CheckAlgorithms(args); err != nil {
 				return d.Errf("algorithms: %v", err)
@@ -149,7 +154,7 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "issuer":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			if err := checkNonEmpty(name, args); err != nil {
 				return d.Errf("%v", err)
@@ -159,7 +164,7 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "audience":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			if err := checkNonEmpty(name, args); err != nil {
 				return d.Errf("%v", err)
@@ -208,7 +213,7 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "from_header", "from_cookie", "from_query":
 			args := d.RemainingArgs()
 			if len(args) == 0 || (name != "from_header" && len(args) != 1) {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			src := TokenSource{From: sourceKinds[name], Name: args[0], Schemes: args[1:]}
 			if len(src.Schemes) == 0 {
@@ -232,7 +237,7 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "user_claim":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			if err := checkNonEmpty(name, args); err != nil {
 				return d.Errf("%v", err)
@@ -265,7 +270,7 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			if d.NextArg() {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			j.Optional = true
 
@@ -341,7 +346,7 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			j.Realm = v
 
 		default:
-			return d.Errf("unrecognized jwt_auth option '%s'", name)
+			return opts.unknown()
 		}
 	}
 

@@ -296,7 +296,7 @@ func TestAdaptErrors(t *testing.T) {
 		want string
 	}{
 		{"short secret", "secret tooshort", 3, "secret is 8 bytes; HMAC needs at least 32 (generate one with: openssl rand -base64 48)"},
-		{"secret without value", "secret", 3, "wrong argument count"},
+		{"secret without value", "secret", 3, "secret takes <secret>, e.g. secret {env.JWT_SECRET}; got no value"},
 		{"secret twice", "secret " + testSecret + "\n\t\tsecret " + testSecret, 4, "secret is already set"},
 		{"empty secret", `secret ""`, 3, "secret must not be empty"},
 		{"empty public_key", `public_key ""`, 3, "public_key: the file name must not be empty"},
@@ -330,7 +330,7 @@ func TestAdaptErrors(t *testing.T) {
 		{"forward_claim token source", "secret " + testSecret + "\n\t\tfrom_header X-Token\n\t\tforward_claim sub x-token", 5, "header X-Token is also a token source"},
 		{"token source after forward_claim", "secret " + testSecret + "\n\t\tforward_claim sub X-Token\n\t\tfrom_header X-Token", 5, "is also a token source"},
 		{"from_header bad name", "secret " + testSecret + "\n\t\tfrom_header Auth:x", 4, "is not a valid header name"},
-		{"from_cookie two names", "secret " + testSecret + "\n\t\tfrom_cookie a b", 4, "wrong argument count"},
+		{"from_cookie two names", "secret " + testSecret + "\n\t\tfrom_cookie a b", 4, "from_cookie takes <name>, e.g. from_cookie access_token; got 2 values"},
 		{"require without value", "secret " + testSecret + "\n\t\trequire scope", 4, "require takes a claim and at least one accepted value"},
 		{"require empty claim", "secret " + testSecret + "\n\t\trequire \"\" x", 4, "require: the claim name must not be empty"},
 		{"user_claim empty", "secret " + testSecret + "\n\t\tuser_claim sub \"\"", 4, "user_claim: a value must not be empty"},
@@ -338,7 +338,7 @@ func TestAdaptErrors(t *testing.T) {
 		{"audience empty", "secret " + testSecret + "\n\t\taudience a \"\"", 4, "audience: a value must not be empty"},
 		{"token_type empty", "secret " + testSecret + "\n\t\ttoken_type \"\"", 4, "token_type needs a value"},
 		{"realm with quote", "secret " + testSecret + "\n\t\trealm \"a\\\"b\"", 4, "must be printable ASCII without quotes or backslashes"},
-		{"optional with arg", "secret " + testSecret + "\n\t\toptional yes", 4, "wrong argument count"},
+		{"optional with arg", "secret " + testSecret + "\n\t\toptional yes", 4, "optional takes no value; got 1 value"},
 		{"unknown subdirective", "secret " + testSecret + "\n\t\tsecert x", 4, "unrecognized jwt_auth option 'secert'"},
 	}
 	for _, tt := range tests {
@@ -447,9 +447,9 @@ func TestProvisionErrorsAtDirective(t *testing.T) {
 		body string // the lines inside jwt_auth { }, the directive being on Caddyfile line 3
 		want string
 	}{
-		{"unset secret variable", "secret {env.GATEHOUSE_TEST_UNSET_SECRET}", "secret: "},
+		{"unset secret variable", "secret {env.GATEHOUSE_TEST_UNSET_SECRET}", "secret {env.GATEHOUSE_TEST_UNSET_SECRET}: the environment variable GATEHOUSE_TEST_UNSET_SECRET is not set"},
 		{"short secret from env", "secret {env.GATEHOUSE_TEST_SHORT}", "HMAC needs at least 32"},
-		{"missing secret file", "secret {file." + dir + "/none}", "set the environment variable or create the file it names"},
+		{"missing secret file", "secret {file." + dir + "/none}", "secret {file." + dir + "/none}: the file " + dir + "/none cannot be read: no such file or directory"},
 		{"unreadable PEM", "public_key " + missing, "public_key " + missing + ": cannot read the file: no such file or directory"},
 		{"malformed PEM", "public_key " + junkPEM, "public_key " + junkPEM + ": not a PEM file"},
 		{"private key PEM", "public_key " + privPEM, "supply the public key instead"},

@@ -48,11 +48,54 @@ func loadSecret(secret string) (*keys.Key, error) {
 
 // resolveSecret replaces the placeholders of a secret. The error names the placeholder only.
 func resolveSecret(secret string) (string, error) {
-	s, err := caddy.NewReplacer().ReplaceOrErr(secret, true, true)
-	if err != nil {
-		return "", fmt.Errorf("secret: %v; set the environment variable or create the file it names", err)
+	return resolvePlaceholders("secret", secret)
+}
+
+// resolvePlaceholders replaces the placeholders ({env.X}, {file./path}) of the value of setting.
+// A placeholder that is unknown or resolves to nothing is an error that names the setting and
+// the variable or file, and says what to do; it never quotes the value, which may be a secret.
+func resolvePlaceholders(setting, value string) (string, error) {
+	repl := caddy.NewReplacer()
+	s, err := repl.ReplaceOrErr(value, true, true)
+	if err == nil {
+		return s, nil
 	}
-	return s, nil
+	for rest := value; ; {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			break
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			break
+		}
+		key := rest[open+1 : open+end]
+		rest = rest[open+end+1:]
+		if why := placeholderProblem(repl, key); why != "" {
+			return "", fmt.Errorf("%s {%s}: %s", setting, key, why)
+		}
+	}
+	return "", fmt.Errorf("%s: %v; set the environment variable or create the file it names", setting, err)
+}
+
+// placeholderProblem says why placeholder key gives no value, "" when it gives one.
+func placeholderProblem(repl *caddy.Replacer, key string) string {
+	if v, ok := repl.Get(key); ok && caddy.ToString(v) != "" {
+		return ""
+	}
+	if name, ok := strings.CutPrefix(key, "env."); ok {
+		if _, set := os.LookupEnv(name); !set {
+			return fmt.Sprintf("the environment variable %s is not set; set it in Caddy's environment (e.g. its systemd unit), or use {file./path}", name)
+		}
+		return fmt.Sprintf("the environment variable %s is empty; give it the value", name)
+	}
+	if path, ok := strings.CutPrefix(key, "file."); ok {
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Sprintf("the file %s cannot be read: %v", path, pathErr(err))
+		}
+		return fmt.Sprintf("the file %s is empty or cannot be read", path)
+	}
+	return fmt.Sprintf("unrecognized placeholder {%s}; use {env.NAME} or {file./path}", key)
 }
 
 // checkSecret checks a secret that is written out: its length, and that it is no empty value.

@@ -66,6 +66,7 @@ var errCORSPassthrough = errors.New("cors passthrough takes no other settings: t
 //	}
 func parseCORS(d *caddyfile.Dispenser) (*CORS, error) {
 	c := new(CORS)
+	opts := newOptionBlock(d, "cors")
 	args := d.RemainingArgs()
 	switch {
 	case len(args) == 1 && args[0] == "passthrough":
@@ -77,12 +78,12 @@ func parseCORS(d *caddyfile.Dispenser) (*CORS, error) {
 	case len(args) > 0:
 		return nil, d.Errf("cors takes passthrough or a block with origins, e.g. cors { origins https://app.example.com }")
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
+	for opts.next() {
 		switch name := d.Val(); name {
 		case "origins", "methods", "headers":
 			vals := d.RemainingArgs()
 			if len(vals) == 0 {
-				return nil, d.Errf("cors %s needs at least one value", name)
+				return nil, opts.argErr()
 			}
 			switch name {
 			case "origins":
@@ -94,13 +95,13 @@ func parseCORS(d *caddyfile.Dispenser) (*CORS, error) {
 			}
 		case "credentials":
 			if d.NextArg() {
-				return nil, d.ArgErr()
+				return nil, opts.argErr()
 			}
 			c.Credentials = true
 		case "max_age":
 			var v string
 			if !d.AllArgs(&v) {
-				return nil, d.Errf("cors max_age takes a duration, e.g. max_age 10m")
+				return nil, opts.argErr()
 			}
 			dur, err := caddy.ParseDuration(v)
 			if err != nil || dur < 0 {
@@ -108,11 +109,11 @@ func parseCORS(d *caddyfile.Dispenser) (*CORS, error) {
 			}
 			c.MaxAge = caddy.Duration(dur)
 		default:
-			return nil, d.Errf("unrecognized cors option '%s'; use origins, methods, headers, credentials or max_age", name)
+			return nil, opts.unknown()
 		}
 	}
 	if _, err := c.policy(); err != nil {
-		return nil, d.Errf("%v", err)
+		return nil, opts.atHead(err)
 	}
 	return c, nil
 }

@@ -38,16 +38,20 @@ func parseForwardAuth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, erro
 func (f *ForwardAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
 	head := d.Token()
+	opts := newOptionBlock(d, "jwt_forward_auth")
 	if d.NextArg() {
-		return d.ArgErr()
+		return d.Errf("jwt_forward_auth takes at most a matcher before its block, e.g. jwt_forward_auth /auth* { secret {env.JWT_SECRET} }; %s", gotValues(1+d.CountRemainingArgs()))
 	}
 	// The options of jwt_auth, as tokens for its parser; this handler's own are taken out.
 	var rest []caddyfile.Token
-	opts := newOptionBlock(d)
-	for d.NextBlock(0) {
+	for opts.next() {
 		switch name := d.Val(); name {
 		case "forwarded_headers", "user_header":
-			v, err := opts.single(name, nil)
+			check := checkForwardedHeaders
+			if name == "user_header" {
+				check = nil
+			}
+			v, err := opts.single(name, check)
 			if err != nil {
 				return err
 			}
@@ -75,31 +79,35 @@ func (f *ForwardAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		end.Line++
 		toks = append(append(append(toks, open), rest...), end)
 	}
-	if err := f.JWTAuth.UnmarshalCaddyfile(caddyfile.NewDispenser(toks)); err != nil {
+	if err := f.JWTAuth.unmarshalBlock(caddyfile.NewDispenser(toks), "jwt_forward_auth"); err != nil {
 		return err
 	}
+	if err := f.checkUserHeader(); err != nil {
+		return opts.at("user_header", err)
+	}
 	if err := f.validateForward(); err != nil {
-		return d.Errf("%v", err)
+		return opts.atHead(err)
 	}
 	return nil
 }
 
 // parseForwardRoute parses `route <host>[/<path>] [{ require <claim> <value...> }]`.
 func parseForwardRoute(d *caddyfile.Dispenser) (ForwardRoute, error) {
+	opts := newOptionBlock(d, "route")
 	var target string
 	if !d.NextArg() {
 		return ForwardRoute{}, d.Errf("route takes a host and optionally a path, e.g. route git.home.example/admin")
 	}
 	target = d.Val()
-	if d.NextArg() {
-		return ForwardRoute{}, d.ArgErr()
+	if n := d.CountRemainingArgs(); n > 0 {
+		return ForwardRoute{}, d.Errf("route takes a host and optionally a path, e.g. route git.home.example/admin; %s", gotValues(n+1))
 	}
 	var rt ForwardRoute
 	rt.Host = target
 	if i := strings.IndexByte(target, '/'); i >= 0 {
 		rt.Host, rt.Path = target[:i], target[i:]
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
+	for opts.next() {
 		switch d.Val() {
 		case "require":
 			args := d.RemainingArgs()
@@ -108,11 +116,11 @@ func parseForwardRoute(d *caddyfile.Dispenser) (ForwardRoute, error) {
 			}
 			rt.Require = append(rt.Require, Requirement{Claim: args[0], Values: args[1:]})
 		default:
-			return rt, d.Errf("unrecognized route option '%s'; use require", d.Val())
+			return rt, opts.unknown()
 		}
 	}
 	if err := checkForwardRoute(rt); err != nil {
-		return rt, d.Errf("%v", err)
+		return rt, opts.atHead(err)
 	}
 	return rt, nil
 }

@@ -126,6 +126,7 @@ func basePathOf(ms caddy.ModuleMap) (string, error) {
 func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
 	j.Source = sourceOf(d)
+	opts := newOptionBlock(d, "jwt_issuer")
 	if d.NextArg() {
 		// jwt_issuer <name>: the issuer of that name, configured in the gatehouse global
 		// options when no block follows.
@@ -134,16 +135,15 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("%v", err)
 		}
 		if d.NextArg() {
-			return d.ArgErr()
+			return d.Errf("jwt_issuer takes at most a matcher and a name before its block, e.g. jwt_issuer /api/token/* shop; %s after the matcher", gotValues(2+d.CountRemainingArgs()))
 		}
 	}
 
-	opts := newOptionBlock(d)
 	once, at := opts.once, opts.at
 	duration := func(name string) (time.Duration, error) {
 		var v string
 		if !d.AllArgs(&v) {
-			return 0, d.ArgErr()
+			return 0, opts.argErr()
 		}
 		dur, err := caddy.ParseDuration(v)
 		if err != nil {
@@ -153,7 +153,7 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	userNames := make(map[string]bool)
 
-	for d.NextBlock(0) {
+	for opts.next() {
 		name := d.Val()
 		switch name {
 		case "users_file":
@@ -161,7 +161,7 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			if !d.AllArgs(&j.UsersFile) {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			if err := checkFileName(name, j.UsersFile); err != nil {
 				return d.Errf("%v", err)
@@ -236,7 +236,7 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "audience":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			for _, a := range args {
 				if a == "" {
@@ -270,7 +270,7 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			if d.NextArg() {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			j.RotateRefresh = true
 
@@ -292,7 +292,7 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			if !d.AllArgs(&j.UserIDClaim) {
-				return d.ArgErr()
+				return opts.argErr()
 			}
 			if err := checkClaimName(j.UserIDClaim); err != nil {
 				return d.Errf("user_id_claim: %v", err)
@@ -343,7 +343,7 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			j.Session = sess
 
 		default:
-			return d.Errf("unrecognized jwt_issuer option '%s'", name)
+			return opts.unknown()
 		}
 	}
 
@@ -356,7 +356,7 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if j.CredentialsURL != "" {
 			return at("credentials_url", err)
 		}
-		return d.Errf("%v", err)
+		return opts.atHead(err)
 	}
 	if err := checkRotation(j.signingKey().Source, time.Duration(j.RotateKeys), time.Duration(j.AccessTTL), time.Duration(j.RefreshTTL)); err != nil {
 		return at("rotate_keys", err)
@@ -370,6 +370,7 @@ func (j *JWTIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // parseIssuerUser parses `user <name> <hash> [{ claim <name> <value...> }]`, checking the hash.
 func parseIssuerUser(d *caddyfile.Dispenser) (IssuerUser, error) {
 	var u IssuerUser
+	opts := newOptionBlock(d, "user")
 	if !d.AllArgs(&u.Name, &u.Hash) {
 		return u, d.Errf("user takes a name and a password hash, e.g. user alice $2a$14$... (make the hash with `caddy hash-password`)")
 	}
@@ -379,9 +380,9 @@ func parseIssuerUser(d *caddyfile.Dispenser) (IssuerUser, error) {
 	if err := checkUserHash(u.Name, u.Hash); err != nil {
 		return u, d.Errf("%v", err)
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
+	for opts.next() {
 		if d.Val() != "claim" {
-			return u, d.Errf("unrecognized user option '%s'; a user block holds claim <name> <value...>", d.Val())
+			return u, opts.unknown()
 		}
 		// Tokens rather than strings: a quoted value is a string, whatever it looks like.
 		args := d.RemainingArgsAsTokens()
@@ -420,7 +421,7 @@ func parseSigningKey(d *caddyfile.Dispenser) (*SigningKey, error) {
 	switch args[0] {
 	case keyAuto:
 		if len(args) > 2 {
-			return nil, d.ArgErr()
+			return nil, d.Errf("signing_key auto takes at most the algorithm, e.g. signing_key auto EdDSA; %s", gotValues(len(args)-1))
 		}
 		if len(args) == 2 {
 			sk.Alg = args[1]
@@ -487,22 +488,22 @@ var _ caddyfile.Unmarshaler = (*JWTIssuer)(nil)
 // parseIssuerSession parses the session setting: alone for the defaults, or with a block. The
 // login page template is read and parsed when the issuer is built.
 func parseIssuerSession(d *caddyfile.Dispenser) (*IssuerSession, error) {
+	opts := newOptionBlock(d, "session")
 	if d.NextArg() {
-		return nil, d.ArgErr()
+		return nil, takesErr(d, "jwt_issuer", "session", 1+d.CountRemainingArgs())
 	}
 	s := new(IssuerSession)
-	seen := make(map[string]bool)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
+	for opts.next() {
 		name := d.Val()
-		if seen[name] {
+		if _, seen := opts.seen[name]; seen {
 			return nil, d.Errf("session %s is already set; give it once", name)
 		}
-		seen[name] = true
+		opts.seen[name] = d.Token()
 		switch name {
 		case "access_cookie", "refresh_cookie":
 			var v string
 			if !d.AllArgs(&v) {
-				return nil, d.ArgErr()
+				return nil, opts.argErr()
 			}
 			if err := session.CheckCookieName(v); err != nil {
 				return nil, d.Errf("session %s: %v", name, err)
@@ -514,7 +515,7 @@ func parseIssuerSession(d *caddyfile.Dispenser) (*IssuerSession, error) {
 			}
 		case "login_page":
 			if !d.AllArgs(&s.LoginPage) {
-				return nil, d.ArgErr()
+				return nil, opts.argErr()
 			}
 			if err := checkFileName("session login_page", s.LoginPage); err != nil {
 				return nil, d.Errf("%v", err)
@@ -522,7 +523,7 @@ func parseIssuerSession(d *caddyfile.Dispenser) (*IssuerSession, error) {
 		case "origin":
 			s.Origins = d.RemainingArgs()
 			if len(s.Origins) == 0 {
-				return nil, d.ArgErr()
+				return nil, opts.argErr()
 			}
 			for _, o := range s.Origins {
 				if _, err := session.NormalizeOrigin(o); err != nil {
@@ -530,27 +531,27 @@ func parseIssuerSession(d *caddyfile.Dispenser) (*IssuerSession, error) {
 				}
 			}
 		default:
-			return nil, d.Errf("unrecognized session option '%s'; use access_cookie, refresh_cookie, login_page or origin", name)
+			return nil, opts.unknown()
 		}
 	}
 	if err := s.validate(); err != nil {
-		return nil, d.Errf("%v", err)
+		return nil, opts.atHead(err)
 	}
 	return s, nil
 }
 
 // parseStore reads `store redis <url> [{ prefix <prefix> }]`.
 func parseStore(d *caddyfile.Dispenser) (*IssuerStore, error) {
+	opts := newOptionBlock(d, "store")
 	var kind, u string
 	if !d.Args(&kind, &u) || kind != "redis" {
 		return nil, d.Err("store takes a backend and its address: store redis <url>, e.g. store redis redis://127.0.0.1:6379/0")
 	}
-	if d.NextArg() {
-		return nil, d.ArgErr()
+	if n := d.CountRemainingArgs(); n > 0 {
+		return nil, d.Errf("store takes a backend and its address: store redis <url>, e.g. store redis redis://127.0.0.1:6379/0; %s", gotValues(n+2))
 	}
 	st := &IssuerStore{Redis: u}
-	opts := newOptionBlock(d)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
+	for opts.next() {
 		switch name := d.Val(); name {
 		case "prefix":
 			v, err := opts.single(name, redisstore.CheckPrefix)
@@ -559,11 +560,11 @@ func parseStore(d *caddyfile.Dispenser) (*IssuerStore, error) {
 			}
 			st.Prefix = v
 		default:
-			return nil, d.Errf("unrecognized store option '%s'; the store takes prefix", name)
+			return nil, opts.unknown()
 		}
 	}
 	if err := checkStore(st); err != nil {
-		return nil, d.Errf("%v", err)
+		return nil, opts.atHead(err)
 	}
 	return st, nil
 }

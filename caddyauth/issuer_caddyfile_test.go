@@ -319,7 +319,7 @@ func TestAdaptIssuerErrors(t *testing.T) {
 		line    int
 		want    string
 	}{
-		{"no users", "", "issuer x", 4, "jwt_issuer needs users: set users_file, user or credentials_url"},
+		{"no users", "", "issuer x", 2, "jwt_issuer needs users: set users_file, user or credentials_url"},
 		{"users and credentials_url", "", user + "credentials_url https://app.example/check", 4, "credentials_url cannot be combined with users_file or user"},
 		{"empty users file", "", `users_file ""`, 3, "users_file: the file name must not be empty"},
 		{"users_file twice", "", "users_file " + usersFile + "\n\t\tusers_file " + usersFile, 4, "users_file is already set"},
@@ -344,7 +344,7 @@ func TestAdaptIssuerErrors(t *testing.T) {
 		{"signing_key none", "", user + "signing_key", 4, "signing_key takes auto"},
 		{"signing_key unknown", "", user + "signing_key vault x", 4, `signing_key "vault" is unknown`},
 		{"auto alg", "", user + "signing_key auto HS256", 4, `signing_key auto cannot generate "HS256" keys`},
-		{"auto extra", "", user + "signing_key auto ES256 x", 4, "wrong argument count"},
+		{"auto extra", "", user + "signing_key auto ES256 x", 4, "signing_key auto takes at most the algorithm, e.g. signing_key auto EdDSA; got 2 values"},
 		{"file empty", "", user + `signing_key file ""`, 4, "signing_key file: the file name must not be empty"},
 		{"short secret", "", user + "signing_key secret tooshort", 4, "HMAC needs at least 32"},
 		{"login_page empty", "/api/token/*", user + "session {\n\t\t\tlogin_page \"\"\n\t\t}", 5, "session login_page: the file name must not be empty"},
@@ -353,7 +353,7 @@ func TestAdaptIssuerErrors(t *testing.T) {
 		{"access_ttl", "", user + "access_ttl soon", 4, `access_ttl "soon" is not a duration`},
 		{"access_ttl zero", "", user + "access_ttl 0s", 4, "access_ttl must be positive"},
 		{"refresh_ttl huge", "", user + "refresh_ttl 10000h", 4, "refresh_ttl 10000h0m0s is out of range"},
-		{"rotate_refresh arg", "", user + "rotate_refresh yes", 4, "wrong argument count"},
+		{"rotate_refresh arg", "", user + "rotate_refresh yes", 4, "rotate_refresh takes no value; got 1 value"},
 		{"rotate_keys with secret", "", user + "rotate_keys 720h\n\t\tsigning_key secret " + testSecret, 4, "rotate_keys works only with signing_key auto"},
 		{"rotate_keys too often", "", user + "rotate_keys 10m", 4, "would keep"},
 		{"rotate_keys too often for refresh_ttl", "", user + "rotate_keys 1h\n\t\trefresh_ttl 720h", 4, "would keep"},
@@ -370,7 +370,7 @@ func TestAdaptIssuerErrors(t *testing.T) {
 		{"base_path slash", "", user + "base_path /api/", 4, "must be a clean absolute path"},
 		{"realm quote", "", user + "realm \"a\\\"b\"", 4, "must be printable ASCII without quotes"},
 		{"unknown option", "", user + "rotate_tokens", 4, "unrecognized jwt_issuer option 'rotate_tokens'"},
-		{"argument", "", "", 2, "wrong argument count"},
+		{"argument", "", "", 2, "jwt_issuer takes at most a matcher and a name before its block, e.g. jwt_issuer /api/token/* shop; got 2 values after the matcher"},
 		{"name argument", "", "", 2, `name "Shop" must be 1 to 64 lowercase letters`},
 		{"wildcard matcher path", "/api/*/token", user, 2, `cannot take base_path from the path matcher "/api/*/token"`},
 	}

@@ -82,9 +82,9 @@ func (c *IssuerConfig) openState(storage kv.Storage, name string, logger *zap.Lo
 		}
 		return st, nil
 	}
-	raw, err := caddy.NewReplacer().ReplaceOrErr(c.Store.Redis, true, true)
+	raw, err := resolvePlaceholders("store redis", c.Store.Redis)
 	if err != nil {
-		return nil, fmt.Errorf("store redis: %v; set the environment variable or create the file it names", err)
+		return nil, err
 	}
 	key := raw + "\x00" + c.Store.Prefix
 	v, _, err := redisStores.LoadOrNew(key, func() (caddy.Destructor, error) {

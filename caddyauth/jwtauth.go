@@ -375,8 +375,9 @@ func (j *JWTAuth) joinRemote(u JWKSURL) (keys.Provider, error) {
 }
 
 // Validate checks the configuration; the Caddyfile parser runs the same checks with file:line.
-// It reads no file and resolves no placeholder: Provision does, with Source in its errors.
-func (j *JWTAuth) Validate() error {
+// It reads no file and resolves no placeholder: Provision does. Its errors start with Source.
+func (j *JWTAuth) Validate() (err error) {
+	defer func() { err = withSource(j.Source, err) }()
 	if err := keys.CheckAlgorithms(j.Algorithms); err != nil {
 		return fmt.Errorf("algorithms: %w", err)
 	}
@@ -526,8 +527,17 @@ func (j *JWTAuth) admit(w http.ResponseWriter, r *http.Request, claims *token.Cl
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		setUserPlaceholders(repl, claims, j.UserClaims)
 	}
-	for _, fc := range j.forward {
-		verify.ForwardClaim(r.Header, claims, fc.Claim, fc.Header)
+	if len(j.forward) > 0 {
+		// One slice for all the values, each header a piece of it with room for one.
+		var vals []string
+		if a, ok := next.(answerer); ok {
+			vals = a.claimValues(len(j.forward))
+		} else {
+			vals = make([]string, len(j.forward))
+		}
+		for i, fc := range j.forward {
+			verify.ForwardClaim(r.Header, claims, fc.Claim, fc.Header, vals[i:i+1:i+1])
+		}
 	}
 	j.metrics.count(result)
 	if a, ok := next.(answerer); ok {

@@ -148,8 +148,9 @@ func clientIP(r *http.Request) string {
 }
 
 // Validate checks the configuration; the Caddyfile parser runs the same checks with file:line.
-// It reads no file and resolves no placeholder: Provision does, with Source in its errors.
-func (j *JWTIssuer) Validate() error {
+// It reads no file and resolves no placeholder: Provision does. Its errors start with Source.
+func (j *JWTIssuer) Validate() (err error) {
+	defer func() { err = withSource(j.Source, err) }()
 	if j.Name != "" {
 		if err := checkIssuerName(j.Name); err != nil {
 			return err

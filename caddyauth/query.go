@@ -13,7 +13,7 @@ import (
 // never see them), but Caddy puts that copy back into the request before it runs the
 // handle_errors routes, and {http.request.orig_uri.query} reads it: without this a refused
 // request's token would be in a handle_errors redirect or proxied URL. Caddy's access and error
-// logs are written from a clone taken before any handler runs, out of reach here; the README
+// logs are written from a clone taken before any handler runs, out of reach here; docs/jwt_auth.md
 // shows the log filter that keeps the parameter out of them. {http.request.orig_uri} is the
 // original request line, a string, and keeps the token.
 func (j *JWTAuth) hideQueryTokens(r *http.Request) {

@@ -51,9 +51,9 @@ func TestAdaptSessionErrors(t *testing.T) {
 		line       int
 		want       string
 	}{
-		{"session argument", user + "session yes\n\t}", 4, "wrong argument count"},
+		{"session argument", user + "session yes\n\t}", 4, "session takes [{ <session options> }], e.g. session { login_page /etc/caddy/login.html }; got 1 value"},
 		{"cookie name", user + "session {\n\t\t\taccess_cookie a;b\n\t\t}\n\t}", 5, "cookie name \"a;b\" may hold only"},
-		{"same cookies", user + "session {\n\t\t\taccess_cookie x\n\t\t\trefresh_cookie x\n\t\t}\n\t}", 7, "access_cookie and refresh_cookie must differ"},
+		{"same cookies", user + "session {\n\t\t\taccess_cookie x\n\t\t\trefresh_cookie x\n\t\t}\n\t}", 4, "access_cookie and refresh_cookie must differ"},
 		{"origin with a path", user + "session {\n\t\t\torigin https://app.example/x\n\t\t}\n\t}", 5, "must be only scheme://host[:port]"},
 		{"origin without scheme", user + "session {\n\t\t\torigin app.example\n\t\t}\n\t}", 5, "must start with https:// or http://"},
 		// A missing or bad login page is found when the configuration is loaded:
@@ -61,7 +61,7 @@ func TestAdaptSessionErrors(t *testing.T) {
 		{"unknown option", user + "session {\n\t\t\tcookie x\n\t\t}\n\t}", 5, "unrecognized session option 'cookie'"},
 		{"twice", user + "session {\n\t\t\torigin https://a.example\n\t\t\torigin https://b.example\n\t\t}\n\t}", 6, "session origin is already set"},
 		{"no base path", "jwt_issuer {\n\t\tuser bob " + bobHash + "\n\t\tsession\n\t}", 2, "session needs the issuer's base path"},
-		{"jwt_auth session no arg", "jwt_auth {\n\t\tsession\n\t}", 3, "wrong argument count"},
+		{"jwt_auth session no arg", "jwt_auth {\n\t\tsession\n\t}", 3, "session takes <issuer base path>, e.g. session /api/token; got no value"},
 		{"jwt_auth session relative", "jwt_auth {\n\t\tsession api/token\n\t}", 3, "must be the base path of a jwt_issuer"},
 		{"jwt_auth session trailing slash", "jwt_auth {\n\t\tsession /api/token/\n\t}", 3, "must be the base path of a jwt_issuer"},
 		{"jwt_auth session after from_cookie", "jwt_auth {\n\t\tfrom_cookie c\n\t\tsession /api/token\n\t}", 4, "from_cookie c cannot be combined with session /api/token"},

@@ -16,8 +16,9 @@ type documentedCaddyfile struct {
 	text string // adaptable: a fragment is wrapped into a site block
 }
 
-// documentedCaddyfiles returns every Caddyfile of README.md and of examples/ (the ```caddyfile
-// blocks of their Markdown files, and the files named Caddyfile*), and Caddyfile.example.
+// documentedCaddyfiles returns every Caddyfile of README.md, CONTRIBUTING.md, docs/ and examples/
+// (the ```caddyfile blocks of their Markdown files, and the files named Caddyfile*), and
+// Caddyfile.example.
 // README blocks that are a fragment of a site (a directive or two, as `jwt_auth /api/* { ... }`
 // or `log { ... }`) are wrapped into a site block; none is skipped: a block that cannot be made
 // adaptable this way fails the test, to be fixed or listed here with the reason.
@@ -35,24 +36,26 @@ func documentedCaddyfiles(t *testing.T) []documentedCaddyfile {
 		}
 		return string(raw)
 	}
-	markdown := []string{"README.md"}
+	markdown := []string{"README.md", "CONTRIBUTING.md"}
 	files := []string{"Caddyfile.example"}
-	err = filepath.WalkDir(filepath.Join(root, "examples"), func(path string, d fs.DirEntry, err error) error {
+	for _, dir := range []string{"examples", "docs"} {
+		err = filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, path)
+			switch {
+			case d.IsDir():
+			case strings.HasSuffix(d.Name(), ".md"):
+				markdown = append(markdown, rel)
+			case strings.HasPrefix(d.Name(), "Caddyfile"):
+				files = append(files, rel)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		rel, _ := filepath.Rel(root, path)
-		switch {
-		case d.IsDir():
-		case strings.HasSuffix(d.Name(), ".md"):
-			markdown = append(markdown, rel)
-		case strings.HasPrefix(d.Name(), "Caddyfile"):
-			files = append(files, rel)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, rel := range files {
 		out = append(out, documentedCaddyfile{name: rel, text: read(rel)})
@@ -98,7 +101,7 @@ var (
 	placeholder = regexp.MustCompile(`\{(env|file)\.([^}]+)\}`)
 )
 
-// TestAdaptDocumentedCaddyfiles: `caddy adapt` of every Caddyfile of the README and the examples
+// TestAdaptDocumentedCaddyfiles: `caddy adapt` of every Caddyfile of the README, docs/ and the examples
 // succeeds on a machine without the users, key, template and secret files they name and without
 // the environment variables of their {env.*} secrets: the Caddyfile parsers read tokens only,
 // and what they name is loaded by `caddy run` (or `caddy validate`) on the server that has it.
@@ -106,7 +109,7 @@ func TestAdaptDocumentedCaddyfiles(t *testing.T) {
 	t.Parallel()
 	docs := documentedCaddyfiles(t)
 	if len(docs) < 10 {
-		t.Fatalf("found %d Caddyfiles in README.md, examples/ and Caddyfile.example; the extraction is broken", len(docs))
+		t.Fatalf("found %d Caddyfiles in README.md, docs/, examples/ and Caddyfile.example; the extraction is broken", len(docs))
 	}
 	for _, doc := range docs {
 		t.Run(doc.name, func(t *testing.T) {
@@ -165,13 +168,13 @@ func TestValidateReportsMissingFilesAtDirective(t *testing.T) {
 		{"jwks_file", "http://:8080 {\n\tjwt_auth {\n\t\tjwks_file " + missing + ".json\n\t}\n\trespond ok\n}\n",
 			"Caddyfile:2: ", []string{"jwks_file " + missing + ".json: cannot read the file"}},
 		{"jwt_auth secret variable", "http://:8080 {\n\tjwt_auth {\n\t\tsecret {env.IT_UNSET_SECRET}\n\t}\n\trespond ok\n}\n",
-			"Caddyfile:2: ", []string{"{env.IT_UNSET_SECRET}", "set the environment variable"}},
+			"Caddyfile:2: ", []string{"secret {env.IT_UNSET_SECRET}: the environment variable IT_UNSET_SECRET is empty"}},
 		{"users_file", "http://:8080 {\n\trespond /x ok\n\tjwt_issuer /api/token/* {\n\t\tusers_file " + missing + "\n\t}\n}\n",
 			"Caddyfile:3: ", []string{"cannot open the users file", missing}},
 		{"signing_key file", "http://:8080 {\n\tjwt_issuer /api/token/* {\n\t\t" + user + "signing_key file " + missing + ".pem\n\t}\n}\n",
 			"Caddyfile:2: ", []string{"signing_key file " + missing + ".pem: cannot read the file"}},
 		{"signing_key secret variable", "http://:8080 {\n\tjwt_issuer /api/token/* {\n\t\t" + user + "signing_key secret {env.IT_UNSET_SECRET}\n\t}\n}\n",
-			"Caddyfile:2: ", []string{"signing_key secret: ", "{env.IT_UNSET_SECRET}"}},
+			"Caddyfile:2: ", []string{"signing_key secret {env.IT_UNSET_SECRET}: the environment variable IT_UNSET_SECRET is empty"}},
 		{"login_page", "http://:8080 {\n\tjwt_issuer /api/token/* {\n\t\t" + user + "session {\n\t\t\tlogin_page " + missing + ".html\n\t\t}\n\t}\n}\n",
 			"Caddyfile:2: ", []string{"session login_page: ", missing + ".html"}},
 		// An issuer of the gatehouse global option is reported at the option, not at the

@@ -322,7 +322,7 @@ func startProxyProcess(t *testing.T, name string, cmd *exec.Cmd, dir string, por
 	return "http://" + addr
 }
 
-// TestForwardAuthHAProxy: HAProxy, with the Lua action of README's configuration, in front of
+// TestForwardAuthHAProxy: HAProxy, with the Lua action of docs/forward-auth.md's configuration, in front of
 // the same site and apps.
 func TestForwardAuthHAProxy(t *testing.T) {
 	t.Parallel()
@@ -336,7 +336,7 @@ func TestForwardAuthHAProxy(t *testing.T) {
 
 // TestForwardAuthTraefikHeaders sends the auth sub-request exactly as Traefik's forwardAuth
 // middleware does (Traefik v3 cannot be built here: its go.mod replace directives point at forks
-// the module proxy does not serve), from a trusted address, to the endpoint README's Traefik
+// the module proxy does not serve), from a trusted address, to the endpoint docs/forward-auth.md's Traefik
 // configurations use.
 func TestForwardAuthTraefikHeaders(t *testing.T) {
 	t.Parallel()

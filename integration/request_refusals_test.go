@@ -147,7 +147,7 @@ func basic(user, password string) string {
 }
 
 // A from_query token never reaches the upstream URL, the {uri}/{query} placeholders or a
-// handle_errors route; with the README's log filter it is not in the access log either.
+// handle_errors route; with docs/jwt_auth.md's log filter it is not in the access log either.
 func TestRefuseQueryTokenLeaks(t *testing.T) {
 	t.Parallel()
 	var (

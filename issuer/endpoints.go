@@ -368,6 +368,17 @@ func (h *Handler) check(ctx context.Context, endpoint, raw string, v *verify.Ver
 	if err := h.store.Check(ctx, t.jti, t.family); err != nil {
 		return nil, h.storeProblem(endpoint, err)
 	}
+	// A user whose sessions were revoked (`caddy gatehouse revoke --user`) since this token
+	// was issued: its id is the user id claim's text, as the command takes it.
+	if uid, ok := c.Get(h.minter.UserIDClaim()); ok && uid.Text != "" {
+		iat := time.Time{}
+		if v, ok := c.Get("iat"); ok && v.Kind == token.Number && v.Num >= 0 && v.Num <= maxNumericDate {
+			iat = time.Unix(int64(v.Num), 0)
+		}
+		if err := h.store.CheckUser(ctx, uid.Text, iat); err != nil {
+			return nil, h.storeProblem(endpoint, err)
+		}
+	}
 	return t, nil
 }
 

@@ -21,6 +21,11 @@ type Revocations interface {
 	// a browser's parallel requests, on any instance); the others get revoke.ErrReused and the
 	// family is revoked.
 	RotateWithin(ctx context.Context, jti, family string, exp time.Time, grace time.Duration) error
+	// RevokeUser refuses the refresh tokens of user (the user id claim's value) issued until
+	// now, until exp (when the last of them has expired): `caddy gatehouse revoke --user`.
+	RevokeUser(ctx context.Context, user string, exp time.Time) error
+	// CheckUser returns revoke.ErrUserRevoked when user's sessions were revoked after iat.
+	CheckUser(ctx context.Context, user string, iat time.Time) error
 }
 
 // Limit is a rate limit logins are counted against: limit.Local in this process's memory, or

@@ -101,6 +101,9 @@ func NewMinter(cfg Config, ring *Ring) (*Minter, error) {
 	return m, nil
 }
 
+// UserIDClaim is the name of the claim that holds the user id ("user_id" by default).
+func (m *Minter) UserIDClaim() string { return m.userID }
+
 // Lifetimes returns the access and refresh lifetimes in force (defaults applied).
 func (m *Minter) Lifetimes() (access, refresh time.Duration) { return m.access, m.refresh }
 

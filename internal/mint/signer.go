@@ -85,28 +85,14 @@ func NewHMACAlg(alg string, secret []byte, origin string) (*Signer, error) {
 	return s, nil
 }
 
-// Generate makes a new key for alg: "ES256" (P-256), "EdDSA" (Ed25519) or "RS256" (RSA 3072).
+// Generate makes a new key for alg: "ES256" (P-256), "EdDSA" (Ed25519) or "RS256" (RSA
+// DefaultRSABits), the algorithms of a generated key ring.
 func Generate(alg string) (*Signer, error) {
-	var (
-		priv crypto.Signer
-		err  error
-	)
 	switch alg {
-	case "ES256":
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "EdDSA":
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	case "RS256":
-		// 3072 bits is NIST's size for security beyond 2030 (SP 800-57), at a signing cost
-		// that login and refresh rates easily bear.
-		priv, err = rsa.GenerateKey(rand.Reader, 3072)
-	default:
-		return nil, fmt.Errorf("cannot generate a key for %q; use ES256, EdDSA or RS256", alg)
+	case "ES256", "EdDSA", "RS256":
+		return GenerateKey(alg, 0)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("generating a %s key: %w", alg, err)
-	}
-	return newSigner(priv, alg)
+	return nil, fmt.Errorf("cannot generate a key for %q; use ES256, EdDSA or RS256", alg)
 }
 
 // newSigner checks that priv suits alg ("" picks the key type's default) and prepares it.

@@ -297,3 +297,47 @@ func TestRotateWithinGraceAcrossInstances(t *testing.T) {
 		t.Fatalf("within the grace of a revoked family: %v, want ErrRevoked", err)
 	}
 }
+
+// TestRevokeUserAcrossInstances: a user's revocation on one instance refuses that user's
+// tokens issued until then on the other, not later ones nor another user's; the epoch never
+// moves back and the entry expires after the tokens it is about.
+func TestRevokeUserAcrossInstances(t *testing.T) {
+	r := startRedis(t)
+	sa, _ := r.open(t, "users")
+	sb, _ := r.open(t, "users")
+	ra, rb := sa.Revocations("shop", nil), sb.Revocations("shop", nil)
+	issued := time.Now().Add(-time.Minute)
+	exp := time.Now().Add(time.Hour)
+	if err := rb.CheckUser(ctx, "alice", issued); err != nil {
+		t.Fatalf("before: %v", err)
+	}
+	if err := ra.RevokeUser(ctx, "alice", exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.CheckUser(ctx, "alice", issued); !errors.Is(err, revoke.ErrUserRevoked) {
+		t.Errorf("alice's earlier token: %v, want ErrUserRevoked", err)
+	}
+	if err := rb.CheckUser(ctx, "alice", time.Now().Add(2*time.Second)); err != nil {
+		t.Errorf("alice's later token: %v", err)
+	}
+	if err := rb.CheckUser(ctx, "bob", issued); err != nil {
+		t.Errorf("bob: %v", err)
+	}
+	key := ra.key("user", revoke.UserKey("alice"))
+	if err := ra.RevokeUser(ctx, "alice", exp.Add(-30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	at, err := sa.client.PExpireTime(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := exp.Add(verify.MaxLeeway).UnixMilli(); at.Milliseconds() != want {
+		t.Errorf("expires at %d, want %d (the later exp + MaxLeeway)", at.Milliseconds(), want)
+	}
+	if err := sa.client.Set(ctx, key, "garbage", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.CheckUser(ctx, "alice", time.Now().Add(time.Hour)); !errors.Is(err, revoke.ErrUserRevoked) {
+		t.Errorf("damaged entry: %v, want ErrUserRevoked", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -160,3 +161,52 @@ func (r *Revocations) RotateWithin(ctx context.Context, jti, family string, exp 
 // Purge does nothing: Redis expires the entries itself. It is here so that Revocations and
 // revoke.Store can be used alike.
 func (r *Revocations) Purge(context.Context) (int, error) { return 0, nil }
+
+// revokeUser sets KEYS[1], a user's epoch (ARGV[1], Unix seconds), to the later of it and the
+// one there, expiring at the later of ARGV[2] (Unix ms) and its own expiry.
+var revokeUser = redis.NewScript(`
+local before, at = tonumber(ARGV[1]), tonumber(ARGV[2])
+local old = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local exp = redis.call('PEXPIRETIME', KEYS[1])
+if exp > at then at = exp end
+if old > before then before = old end
+redis.call('SET', KEYS[1], before, 'PXAT', at)
+return 1
+`)
+
+// RevokeUser refuses the refresh tokens of user issued until now (by this machine's clock, as
+// the tokens' iat is the issuer's), until exp; see revoke.Store.RevokeUser.
+func (r *Revocations) RevokeUser(ctx context.Context, user string, exp time.Time) error {
+	if user == "" {
+		return errors.New("revoke: the user id must not be empty")
+	}
+	if exp.IsZero() {
+		return errors.New("revoke: the tokens' expiry is required")
+	}
+	key := r.key("user", revoke.UserKey(user))
+	err := revokeUser.Run(ctx, r.s.client, []string{key}, revoke.UserEpoch(time.Now()), expireAt(exp)).Err()
+	if err = r.s.observe(err); err != nil {
+		return fmt.Errorf("revoke: writing to redis: %w", err)
+	}
+	return nil
+}
+
+// CheckUser returns revoke.ErrUserRevoked when user's sessions were revoked after iat; see
+// revoke.Store.CheckUser. A value that is not a number refuses (fail closed).
+func (r *Revocations) CheckUser(ctx context.Context, user string, iat time.Time) error {
+	if user == "" {
+		return nil
+	}
+	v, err := r.s.client.Get(ctx, r.key("user", revoke.UserKey(user))).Result()
+	switch err = r.s.observe(err); {
+	case errors.Is(err, redis.Nil):
+		return nil
+	case err != nil:
+		return fmt.Errorf("revoke: reading from redis: %w", err)
+	}
+	before, perr := strconv.ParseInt(v, 10, 64)
+	if perr != nil || iat.Unix() < before {
+		return revoke.ErrUserRevoked
+	}
+	return nil
+}

@@ -315,7 +315,7 @@ func ptr[T any](v T) *T { return &v }
 func (s *Store) Purge(ctx context.Context) (int, error) {
 	cutoff := s.now().Add(-verify.MaxLeeway).Unix()
 	n := 0
-	for _, dir := range [...]string{dirRevoked, dirUsed, dirFamily} {
+	for _, dir := range [...]string{dirRevoked, dirUsed, dirFamily, dirUser} {
 		keys, err := s.storage.List(ctx, s.prefix+"/"+dir, false)
 		if kv.IsNotExist(err) {
 			continue // nothing was ever stored there

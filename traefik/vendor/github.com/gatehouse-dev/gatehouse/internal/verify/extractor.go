@@ -237,12 +237,21 @@ func isToken68(s string) bool {
 		return false
 	}
 	for i := 0; i < end; i++ {
-		if c := s[i]; !isAlnum(c) && strings.IndexByte("-._~+/", c) < 0 {
+		if !token68Table[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// token68Table is the token68 alphabet but for the trailing "=": a table, as every byte of
+// every token is looked up on each request (compiled; the interpreter uses token68Chars).
+var token68Table = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = isAlnum(byte(c)) || strings.IndexByte("-._~+/", byte(c)) >= 0
+	}
+	return t
+}()
 
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
