@@ -19,6 +19,8 @@ var (
 	p384   = testsign.EC("P-384")
 	p521   = testsign.EC("P-521")
 	edKey  = testsign.Ed25519()
+	// otherRSA is an RSA key the plugin does not know: an attacker's own.
+	otherRSA = testsign.NewRSA(2048)
 )
 
 const (

@@ -118,6 +118,13 @@ func hostile(t *testing.T) []struct{ name, token string } {
 	add("ES256 header, P-384 key's signature", testsign.Token("ES384", p384, `{"alg":"ES256"}`, payload))
 	add("EdDSA header, HMAC signature", testsign.Token("HS512", secret, `{"alg":"EdDSA"}`, payload))
 	add("PS256 header, RS256 signature", testsign.Token("RS256", rsaKey, `{"alg":"PS256"}`, payload))
+	// A well-formed signature by another key of the same type (an attacker's own key).
+	add("HS256 with another secret", mint("HS256", "another-secret-another-secret-another-secret-xx", nil))
+	add("RS256 with another RSA key", mint("RS256", otherRSA, nil))
+	add("PS256 with another RSA key", mint("PS256", otherRSA, nil))
+	add("ES256 with another P-256 key", mint("ES256", testsign.NewEC("P-256"), nil))
+	add("ES512 with another P-521 key", mint("ES512", testsign.NewEC("P-521"), nil))
+	add("EdDSA with another Ed25519 key", mint("EdDSA", testsign.NewEd25519(), nil))
 	add("ES256 signature in DER", parts0(mint("ES256", p256, nil))+"."+testsign.B64(testsign.DER(sigOf(t, mint("ES256", p256, nil)))))
 
 	// Tampering.
@@ -152,6 +159,10 @@ func hostile(t *testing.T) []struct{ name, token string } {
 
 	// Header.
 	add("unknown crit", testsign.Mint("HS256", secret, map[string]any{"crit": []string{"exp"}, "exp": now}, claims(nil)))
+	add("crit names an unknown extension", testsign.Mint("HS256", secret, map[string]any{"crit": []string{"urn:example:policy"}, "urn:example:policy": "x"}, claims(nil)))
+	add("crit names an absent header", testsign.Mint("ES256", p256, map[string]any{"crit": []string{"x-absent"}}, claims(nil)))
+	add("crit empty", testsign.Mint("HS256", secret, map[string]any{"crit": []string{}}, claims(nil)))
+	add("crit not a list", testsign.Mint("HS256", secret, map[string]any{"crit": "exp"}, claims(nil)))
 	add("crit with b64", testsign.Mint("HS256", secret, map[string]any{"crit": []string{"b64"}, "b64": false}, claims(nil)))
 	add("jku header pointing elsewhere", testsign.Mint("HS384", "another-secret-another-secret-another-secret-xx", map[string]any{"jku": "https://evil.example.com/jwks"}, claims(nil)))
 	add("embedded jwk", testsign.Mint("ES256", testsign.NewEC("P-256"), map[string]any{"jwk": testsign.JWK(testsign.NewEC("P-256"), nil)}, claims(nil)))
@@ -317,6 +328,8 @@ func TestQueryTokenRemoved(t *testing.T) {
 // message that names the key at fault.
 func TestBadConfiguration(t *testing.T) {
 	dir := t.TempDir()
+	notKey := dir + "/not-a-key.pem"
+	writeFile(t, notKey, "this is not a PEM key\n")
 	for _, md := range modes(t) {
 		for _, c := range []struct {
 			name    string
@@ -328,13 +341,18 @@ func TestBadConfiguration(t *testing.T) {
 			{"short secret", map[string]any{"secret": "short"}, "secret is 5 bytes"},
 			{"PEM as secret", map[string]any{"secret": string(testsign.PublicPEM(rsaKey))}, "secret looks like a PEM key"},
 			{"missing key file", map[string]any{"publicKeyFiles": dir + "/nope.pem"}, "publicKeyFiles " + dir + "/nope.pem: cannot read the file"},
+			{"key file not a key", map[string]any{"publicKeyFiles": notKey}, "publicKeyFiles " + notKey + ": not a PEM file"},
 			{"bad PEM", map[string]any{"publicKeys": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}, "publicKeys[0]"},
 			{"missing JWKS file", map[string]any{"jwksFile": dir + "/nope.json"}, "jwksFile " + dir + "/nope.json"},
 			{"JWKS URL not https", map[string]any{"jwksUrl": "http://id.example.com/jwks"}, "jwksUrl http://id.example.com/jwks: use https"},
 			{"JWKS URL unparsable", map[string]any{"jwksUrl": "https://[::1"}, "jwksUrl is not a valid URL"},
+			{"JWKS URL not a URL", map[string]any{"jwksUrl": "id.example.com/jwks"}, "jwksUrl id.example.com/jwks: must be an absolute https:// URL"},
+			{"JWKS URL with a space", map[string]any{"jwksUrl": "https://id example.com/jwks"}, "jwksUrl is not a valid URL"},
 			{"algorithm unknown", map[string]any{"secret": secret, "algorithms": "HS257"}, "algorithms:"},
 			{"algorithm none", map[string]any{"secret": secret, "algorithms": "none"}, "algorithms:"},
 			{"algorithm that fits no key", map[string]any{"secret": secret, "algorithms": "RS256"}, "secret: no key allows any of the configured algorithms (RS256)"},
+			{"HS256 for an RSA key", map[string]any{"publicKeys": string(testsign.PublicPEM(rsaKey)), "algorithms": "HS256"}, "publicKeys[0]: no key allows"},
+			{"RS256 for an Ed25519 key", map[string]any{"publicKeys": string(testsign.PublicPEM(edKey)), "algorithms": "RS256"}, "publicKeys[0]: no key allows"},
 			{"ES256 for a P-384 key", map[string]any{"publicKeys": string(testsign.PublicPEM(p384)), "algorithms": "ES256"}, "publicKeys[0]: no key allows"},
 			{"leeway", map[string]any{"secret": secret, "leeway": "1h"}, `leeway "1h"`},
 			{"jwksRefresh", map[string]any{"secret": secret, "jwksRefresh": "1ms"}, `jwksRefresh "1ms"`},
