@@ -253,6 +253,16 @@ go_test() {
 	return "$rc"
 }
 
+# plugin_tests runs the Traefik plugin's own modules, which ./... at the root does not reach:
+# traefik/ compiled, and traefik/yaegitest, which loads it in Yaegi v0.16.1 as Traefik does.
+plugin_tests() {
+	local dir
+	for dir in traefik traefik/yaegitest; do
+		log "go vet and go test -race in $dir"
+		(cd "$dir" && go vet ./... && CGO_ENABLED=1 go test -race -count=1 ./...) || exit 1
+	done
+}
+
 cmd_test() {
 	local quick=false
 	case ${1:-} in
@@ -277,6 +287,8 @@ cmd_test() {
 		# The unit tests need no Caddy binary, no Debian packages and no servers.
 		phase "unit tests (go test -race, every package but integration)"
 		CGO_ENABLED=1 go_test unit -race -count=1 $(go list ./... | grep -v '/integration$')
+		phase "Traefik plugin (traefik/, traefik/yaegitest/)"
+		plugin_tests
 		phase_end
 		summary "$started"
 		return
@@ -304,6 +316,9 @@ cmd_test() {
 
 	phase "go test -race (unit and integration tests)"
 	CGO_ENABLED=1 go_test all -race -count=1 ./...
+
+	phase "Traefik plugin (traefik/ compiled, traefik/yaegitest/ under Yaegi)"
+	plugin_tests
 
 	phase "benchmarks, 100 iterations each"
 	go test -run '^$' -bench . -benchtime 100x ./... >bin/test-bench.log 2>&1 || { tail -50 bin/test-bench.log; exit 1; }

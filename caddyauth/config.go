@@ -278,13 +278,6 @@ func checkSource(s TokenSource) error {
 	return nil
 }
 
-// reservedHeaders may not be set from a claim: they frame or route the request, or carry other
-// credentials.
-var reservedHeaders = []string{
-	"Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Keep-Alive",
-	"Proxy-Connection", "Te", "Trailer", "Upgrade", "Expect", "Cookie", "Authorization", "Proxy-Authorization",
-}
-
 func checkForward(fc ForwardClaim, sources []TokenSource) error {
 	if fc.Claim == "" {
 		return errors.New("forward_claim: the claim name must not be empty")
@@ -293,7 +286,7 @@ func checkForward(fc ForwardClaim, sources []TokenSource) error {
 		return err
 	}
 	h := http.CanonicalHeaderKey(fc.Header)
-	for _, r := range reservedHeaders {
+	for _, r := range verify.ReservedHeaders {
 		if h == r {
 			return fmt.Errorf("forward_claim %s: header %s cannot carry a claim; choose another name, e.g. X-User-Id", fc.Claim, h)
 		}

@@ -390,7 +390,7 @@ type answerer interface {
 // a route has rules, which no anonymous request meets.
 func (a *forwardAnswer) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	if len(a.rules) > 0 {
-		return a.f.refuse(w, r, errMissing)
+		return a.f.refuse(w, r, verify.ErrMissing)
 	}
 	return a.ok(w, r)
 }
@@ -449,7 +449,7 @@ func (a *forwardAnswer) login(w http.ResponseWriter, r *http.Request, bounce boo
 	f := a.f
 	h := w.Header()
 	exposeCookies(h)
-	h.Set("WWW-Authenticate", f.challenges.missing)
+	h.Set("WWW-Authenticate", f.challenges.Missing)
 	if bounce {
 		session.Bounce(statusWriter{ResponseWriter: w, status: http.StatusUnauthorized}, r, f.Session)
 		return nil

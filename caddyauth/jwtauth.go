@@ -3,7 +3,6 @@
 package caddyauth
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -376,7 +375,7 @@ func (j *JWTAuth) joinRemote(u JWKSURL) (*keys.Remote, error) {
 			Allowed: j.Algorithms,
 			// The Remote may outlive this config (a reload keeps it), so it logs to the process
 			// logger rather than to this config's, under the same name.
-			Logger: caddy.Log().Named("http.handlers.jwt_auth"),
+			Logger: caddy.Log().Named("http.handlers.jwt_auth").Sugar(),
 		})
 		if err != nil {
 			return nil, err
@@ -521,12 +520,7 @@ func (j *JWTAuth) Cleanup() error {
 func (j *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// Client-sent copies of the identity headers go first, whatever happens next, so a spoofed
 	// identity never reaches an upstream (not on a preflight, an anonymous or a refused request).
-	for _, h := range j.forwardHeaders {
-		delete(r.Header, h)
-	}
-	if len(j.forwardHeaders) > 0 {
-		deleteUnderscoreAliases(r.Header, j.forwardHeaders)
-	}
+	verify.RemoveHeaders(r.Header, j.forwardHeaders)
 	j.hideQueryTokens(r)
 	if cors.IsPreflight(r) {
 		if done, err := j.servePreflight(w, r, next); done {
@@ -545,18 +539,18 @@ func (j *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	raw, found, err := j.extractor.Extract(r)
 	if err != nil {
-		return j.refuse(w, r, asVerifyError(err))
+		return j.refuse(w, r, verify.AsError(err))
 	}
 	if !found {
 		if j.Optional {
 			j.metrics.count(resultAnonymous)
 			return next.ServeHTTP(w, r)
 		}
-		return j.refuse(w, r, errMissing)
+		return j.refuse(w, r, verify.ErrMissing)
 	}
 	claims, err := j.verifier.Verify(r.Context(), raw)
 	if err != nil {
-		return j.refuse(w, r, asVerifyError(err))
+		return j.refuse(w, r, verify.AsError(err))
 	}
 	return j.admit(w, r, claims, next, resultOK)
 }
@@ -576,10 +570,7 @@ func (j *JWTAuth) admit(w http.ResponseWriter, r *http.Request, claims *token.Cl
 			vals = make([]string, len(j.forward))
 		}
 		for i, fc := range j.forward {
-			if v, ok := claims.Get(fc.Claim); ok && v.Kind != token.Object {
-				vals[i] = v.Text
-				r.Header[fc.Header] = vals[i : i+1 : i+1]
-			}
+			verify.ForwardClaim(r.Header, claims, fc.Claim, fc.Header, vals[i:i+1:i+1])
 		}
 	}
 	j.metrics.count(result)
@@ -600,47 +591,12 @@ func (j *JWTAuth) refuse(w http.ResponseWriter, r *http.Request, e *verify.Error
 	return j.challenges.respond(w, r, e)
 }
 
-// deleteUnderscoreAliases deletes the headers whose names equal one of names but for "_" in
-// place of "-" (X_User_Id for X-User-Id). CGI-style servers (WSGI, and so gunicorn and Django,
-// PHP) see both as HTTP_X_USER_ID, so such a copy would spoof the forwarded identity. Caddy drops
-// these names by default, unless told otherwise; this holds either way.
-func deleteUnderscoreAliases(h http.Header, names []string) {
-	for name := range h {
-		if strings.IndexByte(name, '_') < 0 {
-			continue
-		}
-		for _, f := range names {
-			if len(name) == len(f) && strings.EqualFold(strings.ReplaceAll(name, "_", "-"), f) {
-				delete(h, name)
-				break
-			}
-		}
-	}
-}
-
 // logRefused logs a refused token at debug level: the reason and description only, never the
 // token or a claim value.
 func (j *JWTAuth) logRefused(msg string, e *verify.Error) {
 	if c := j.logger.Check(zapcore.DebugLevel, msg); c != nil {
 		c.Write(zap.String("reason", string(e.Reason)), zap.String("description", e.Description))
 	}
-}
-
-// errMissing is the refusal of a request that carries no token.
-var errMissing = &verify.Error{
-	Status:      http.StatusUnauthorized,
-	Reason:      verify.ReasonMissing,
-	Description: "no token in the request",
-}
-
-// asVerifyError returns err as a *verify.Error; anything else (which the verify package does not
-// return) is treated as a malformed token, so an unexpected error still refuses the request.
-func asVerifyError(err error) *verify.Error {
-	var e *verify.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &verify.Error{Status: http.StatusUnauthorized, Reason: verify.ReasonMalformed, Description: "token is invalid"}
 }
 
 // binding is what a jwt_auth uses of the app's issuers now. It is resolved again only when

@@ -85,7 +85,7 @@ func TestRefusals(t *testing.T) {
 			}
 			ch := s.rec.Header().Get("WWW-Authenticate")
 			if strings.HasSuffix(tt.challenge, `error_description="`) {
-				if want := tt.challenge + quotable(desc) + `"`; ch != want {
+				if want := tt.challenge + verify.Quotable(desc) + `"`; ch != want {
 					t.Errorf("WWW-Authenticate %q, want %q", ch, want)
 				}
 			} else if ch != tt.challenge {

@@ -136,12 +136,12 @@ func (j *JWTAuth) serveOIDC(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	raw, found, err := j.extractor.Extract(r)
 	if err != nil {
-		return j.refuse(w, r, asVerifyError(err))
+		return j.refuse(w, r, verify.AsError(err))
 	}
 	if found {
 		claims, err := j.verifier.Verify(r.Context(), raw)
 		if err != nil {
-			return j.refuse(w, r, asVerifyError(err))
+			return j.refuse(w, r, verify.AsError(err))
 		}
 		return j.admit(w, r, claims, next, resultOK)
 	}
@@ -149,12 +149,12 @@ func (j *JWTAuth) serveOIDC(w http.ResponseWriter, r *http.Request, next caddyht
 	if found && session.Unsafe(r) && !session.FromSite(r, session.Origins{}) {
 		return j.refuseCrossSite(w, r) // CSRF: the Lax cookie came with another site's request
 	}
-	refused := errMissing
+	refused := verify.ErrMissing
 	switch {
 	case found && err == nil:
 		return j.admitCookie(w, r, claims, next, resultOK)
 	case found:
-		refused = asVerifyError(err)
+		refused = verify.AsError(err)
 		j.logRefused("oidc session cookie refused", refused)
 		if refused.Status == http.StatusForbidden {
 			return j.refuse(w, r, refused) // a valid session the claim rules refuse: logging in again would not help

@@ -13,51 +13,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/verify"
 )
 
-func TestQuotable(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"token has expired", "token has expired"},
-		{`say "hi"`, "say 'hi'"},
-		{"a\\b", "ab"},
-		{"line\r\nbreak\x00", "linebreak"},
-		{"caf\u00e9", "caf"},
-		{"", "token is invalid"},
-		{"\x01\x02", "token is invalid"},
-	}
-	for _, tt := range tests {
-		if got := quotable(tt.in); got != tt.want {
-			t.Errorf("quotable(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-// TestAnswer checks the mapping from refusal to status and challenge.
-func TestAnswer(t *testing.T) {
-	c := newChallenges("api")
-	tests := []struct {
-		e         verify.Error
-		status    int
-		challenge string
-		body      []byte
-	}{
-		{verify.Error{Status: 401, Reason: verify.ReasonMissing}, 401, `Bearer realm="api"`, bodyMissing},
-		{verify.Error{Status: 400, Reason: verify.ReasonMultiple}, 400, `Bearer realm="api", error="invalid_request"`, bodyMultiple},
-		{verify.Error{Status: 403, Reason: verify.ReasonScope}, 403, `Bearer realm="api", error="insufficient_scope"`, bodyForbidden},
-		{verify.Error{Status: 401, Reason: verify.ReasonExpired, Description: "token has expired"}, 401,
-			`Bearer realm="api", error="invalid_token", error_description="token has expired"`, bodyInvalid},
-		{verify.Error{Status: 401, Reason: verify.ReasonTokenType, Description: `token_type is not "access"`}, 401,
-			`Bearer realm="api", error="invalid_token", error_description="token_type is not 'access'"`, bodyWrongType},
-	}
-	for _, tt := range tests {
-		status, ch, body := c.answer(&tt.e)
-		if status != tt.status || ch != tt.challenge || string(body) != string(tt.body) {
-			t.Errorf("%s: got %d %q %s", tt.e.Reason, status, ch, body)
-		}
-	}
-	if status, _, _ := c.answer(&verify.Error{Status: http.StatusForbidden, Reason: "future_reason"}); status != 403 {
-		t.Errorf("a 403 error of an unknown reason answered %d", status)
-	}
-}
-
 // matchFunc is a request matcher for tests.
 type matchFunc func(*http.Request) bool
 
@@ -169,7 +124,7 @@ func TestRespondTwoSites(t *testing.T) {
 	j := provision(t, &JWTAuth{Secret: testSecret})
 	srv := &caddyhttp.Server{Errors: &caddyhttp.HTTPErrorConfig{Routes: caddyhttp.RouteList{site("b.test", 404)}}}
 	s := serve(j, httptest.NewRequest(http.MethodGet, "http://a.test/", nil), srv)
-	if s.err != nil || s.rec.Code != http.StatusUnauthorized || s.rec.Body.String() != string(bodyMissing) {
+	if s.err != nil || s.rec.Code != http.StatusUnauthorized || s.rec.Body.String() != string(verify.BodyMissing) {
 		t.Fatalf("got %v, %d %q; want 401 with the JSON body", s.err, s.rec.Code, s.rec.Body)
 	}
 	srv.Errors.Routes = caddyhttp.RouteList{site("b.test", 404), site("a.test", 401)}
@@ -193,11 +148,11 @@ func TestRefuseBadHeaderWhenOptional(t *testing.T) {
 		body        []byte
 		reason      verify.Reason
 	}{
-		{"tab after the scheme", "Bearer\t" + tok, 401, `Bearer realm="api", error="invalid_token", error_description="`, bodyInvalid, verify.ReasonMalformed},
-		{"no token", "Bearer", 401, `Bearer realm="api", error="invalid_token", error_description="`, bodyInvalid, verify.ReasonMalformed},
-		{"two tokens", "Bearer " + tok + " " + tok, 401, `Bearer realm="api", error="invalid_token", error_description="`, bodyInvalid, verify.ReasonMalformed},
-		{"another scheme", "Basic YWxpY2U6cHc=", 401, `Bearer realm="api"`, bodyMissing, verify.ReasonMissing},
-		{"scheme run into the token", "Bearer" + tok, 401, `Bearer realm="api"`, bodyMissing, verify.ReasonMissing},
+		{"tab after the scheme", "Bearer\t" + tok, 401, `Bearer realm="api", error="invalid_token", error_description="`, verify.BodyInvalid, verify.ReasonMalformed},
+		{"no token", "Bearer", 401, `Bearer realm="api", error="invalid_token", error_description="`, verify.BodyInvalid, verify.ReasonMalformed},
+		{"two tokens", "Bearer " + tok + " " + tok, 401, `Bearer realm="api", error="invalid_token", error_description="`, verify.BodyInvalid, verify.ReasonMalformed},
+		{"another scheme", "Basic YWxpY2U6cHc=", 401, `Bearer realm="api"`, verify.BodyMissing, verify.ReasonMissing},
+		{"scheme run into the token", "Bearer" + tok, 401, `Bearer realm="api"`, verify.BodyMissing, verify.ReasonMissing},
 		{"empty", "", 204, "", nil, ""},
 		{"absent", "-", 204, "", nil, ""},
 	} {

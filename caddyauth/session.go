@@ -51,20 +51,20 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 
 	raw, found, err := j.extractor.Extract(r)
 	if err != nil {
-		return j.refuse(w, r, asVerifyError(err))
+		return j.refuse(w, r, verify.AsError(err))
 	}
 	if found {
 		// An API client's token: no cookie is involved, so no CSRF check and no renewal.
 		claims, err := j.verifier.Verify(r.Context(), raw)
 		if err != nil {
-			return j.refuse(w, r, asVerifyError(err))
+			return j.refuse(w, r, verify.AsError(err))
 		}
 		return j.admit(w, r, claims, next, resultOK)
 	}
 	if s == nil {
 		j.logger.Debug("no jwt_issuer with session on is at the session base path in this handler's site or issuer_names; no session",
 			zap.String("session", j.Session))
-		return j.withoutSession(w, r, next, errMissing)
+		return j.withoutSession(w, r, next, verify.ErrMissing)
 	}
 
 	access, hasAccess := session.Value(r, s.Cookies().Access)
@@ -73,7 +73,7 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 		// refused before the session is touched, renewal included.
 		return j.refuseCrossSite(w, r)
 	}
-	refused := errMissing
+	refused := verify.ErrMissing
 	if hasAccess {
 		claims, err := j.verifier.Verify(r.Context(), access)
 		if err == nil {
@@ -81,7 +81,7 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 		}
 		// Expired, or no longer good for another reason (a rotated-out key, a changed policy):
 		// the refresh cookie decides.
-		refused = asVerifyError(err)
+		refused = verify.AsError(err)
 		j.logRefused("session access cookie refused", refused)
 	}
 	if refresh == "" {
@@ -99,7 +99,7 @@ func (j *JWTAuth) serveSession(w http.ResponseWriter, r *http.Request, next cadd
 	if err != nil {
 		// The issuer's fresh token does not pass this handler's policy (other keys, issuer or
 		// audience configured): a configuration mistake, refused like any bad token.
-		e := asVerifyError(err)
+		e := verify.AsError(err)
 		j.logger.Warn("a renewed session token is refused by this jwt_auth; check that its keys, issuers and audiences accept the issuer's tokens",
 			zap.String("reason", string(e.Reason)))
 		return j.refuse(w, r, e)

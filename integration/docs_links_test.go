@@ -15,9 +15,7 @@ import (
 // already link to. A link to one of them is accepted while the page does not exist; once it
 // does, its links (anchors included) are checked like any other. Remove an entry when its page
 // has landed.
-var pendingDocs = map[string]bool{
-	"docs/traefik.md": true,
-}
+var pendingDocs = map[string]bool{}
 
 var (
 	markdownLink = regexp.MustCompile(`\]\(([^()\s]+)\)`)

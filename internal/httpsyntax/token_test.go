@@ -12,3 +12,17 @@ func TestIsToken(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenSpellings holds the interpreter's spelling of IsToken to the compiled one, on every
+// single byte and on a few strings.
+func TestTokenSpellings(t *testing.T) {
+	inputs := []string{"", "Bearer", "X-User-Id", "a b", "a:b", "é", "!#$%&'*+-.^_`|~09azAZ", "x\x00"}
+	for c := range 256 {
+		inputs = append(inputs, string([]byte{byte(c)}), "a"+string([]byte{byte(c)})+"b")
+	}
+	for _, s := range inputs {
+		if IsToken(s) != isTokenTrim(s) {
+			t.Errorf("%q: IsToken %v, isTokenTrim %v", s, IsToken(s), isTokenTrim(s))
+		}
+	}
+}

@@ -1,18 +1,19 @@
 package keys
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"errors"
-
-	"filippo.io/edwards25519"
+	"math/big"
 )
 
 // Ed25519 signatures are verified by crypto/ed25519.Verify, so that Gatehouse owns no curve
 // arithmetic. What the standard library does not do is refuse public keys that are not real
-// keys; checkEd25519 does that, once per key, with filippo.io/edwards25519 (the maintained
-// upstream of the standard library's own curve code, already in Caddy's module graph), whose
-// only use here is to decode the key and test its order.
+// keys; checkEd25519 does that, once per key, by decoding the key as RFC 8032 §5.1.3 says with
+// math/big (the curve equation and a modular square root, nothing more) and comparing it with
+// the five y coordinates of the eight points of small order. It needs nothing outside the
+// standard library, so the same check runs compiled in Caddy and interpreted in Traefik's Yaegi
+// (which cannot run filippo.io/edwards25519's assembly); TestEd25519CheckMatchesEdwards25519
+// holds it to filippo.io/edwards25519's point decoding and cofactor multiplication.
 
 // edPublic is an Ed25519 public key that checkEd25519 has looked at.
 type edPublic struct {
@@ -32,17 +33,66 @@ type edPublic struct {
 //   - an encoding that is not canonical (y >= p, or a negative zero x), which RFC 8032 §5.1.3
 //     says fails to decode and crypto/ed25519 accepts; no key pair ever produces one.
 func checkEd25519(pub []byte) error {
-	a, err := new(edwards25519.Point).SetBytes(pub)
-	if err != nil {
+	if len(pub) != ed25519.PublicKeySize {
+		return errors.New("an Ed25519 public key must be 32 bytes")
+	}
+	// The encoding is y, little-endian, with the sign of x in the top bit.
+	var be [ed25519.PublicKeySize]byte
+	for i, b := range pub {
+		be[len(be)-1-i] = b
+	}
+	be[0] &= 0x7f
+	y := new(big.Int).SetBytes(be[:])
+	canonical := y.Cmp(ed25519P) < 0
+	y.Mod(y, ed25519P)
+	// x^2 = (y^2 - 1) / (d y^2 + 1); the point exists when that is a square mod p. d is not a
+	// square, so the divisor is never 0.
+	y2 := new(big.Int).Mul(y, y)
+	u := new(big.Int).Sub(y2, big.NewInt(1))
+	v := y2.Mul(y2, ed25519D)
+	v.Add(v, big.NewInt(1)).Mod(v, ed25519P)
+	if v.ModInverse(v, ed25519P) == nil || new(big.Int).ModSqrt(u.Mul(u, v).Mod(u, ed25519P), ed25519P) == nil {
 		return errors.New("the Ed25519 public key is not a point on the curve")
 	}
-	if new(edwards25519.Point).MultByCofactor(a).Equal(edwards25519.NewIdentityPoint()) == 1 {
-		return errors.New("the Ed25519 public key is a point of small order, for which anyone can forge signatures; it cannot be a real key")
+	for _, s := range ed25519SmallOrderY {
+		if y.Cmp(s) == 0 {
+			return errors.New("the Ed25519 public key is a point of small order, for which anyone can forge signatures; it cannot be a real key")
+		}
 	}
-	if !bytes.Equal(a.Bytes(), pub) {
+	// x = 0 only for y = 1 and y = -1, both of small order: so a negative zero x never gets
+	// here, and y >= p is the only non-canonical encoding left.
+	if !canonical {
 		return errors.New("the Ed25519 public key is not canonically encoded (RFC 8032 §5.1.3); no key pair produces such a key")
 	}
 	return nil
+}
+
+// The curve's constants (RFC 8032 §5.1): p = 2^255 - 19 and d = -121665/121666 mod p.
+var (
+	ed25519P = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+	ed25519D = bigDecimal("37095705934669439343138083508754565189542113879843219016388785533085940283555")
+)
+
+// ed25519Y8 is the y coordinate of a point of order 8.
+var ed25519Y8 = bigDecimal("55188659117513257062467267217118295137698188065244968500265048394206261417927")
+
+// ed25519SmallOrderY are the y coordinates of the points of order 1, 2, 4 and 8: the identity
+// (y = 1), (0, -1), the two points with y = 0, and the four of order 8 (y = ±y8). Each y but
+// ±1 belongs to two points (x and -x), and both are refused.
+var ed25519SmallOrderY = []*big.Int{
+	big.NewInt(1),
+	new(big.Int).Sub(ed25519P, big.NewInt(1)),
+	big.NewInt(0),
+	ed25519Y8,
+	new(big.Int).Sub(ed25519P, ed25519Y8),
+}
+
+func bigDecimal(s string) *big.Int {
+	n, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		panic("keys: bad constant " + s)
+	}
+	return n
 }
 
 // newEdPublic checks a copy of pub. A key that checkEd25519 refuses, which the loaders never let
@@ -57,11 +107,11 @@ func newEdPublic(pub ed25519.PublicKey) *edPublic {
 // checkedEd25519 returns k's checked Ed25519 key, checking pub on first use, race-free: the
 // check decodes a point, a field square root, which need not be paid on every token.
 func (k *Key) checkedEd25519(pub ed25519.PublicKey) *edPublic {
-	if e := k.ed.Load(); e != nil {
+	if e, ok := k.ed.Load().(*edPublic); ok {
 		return e
 	}
 	k.ed.CompareAndSwap(nil, newEdPublic(pub))
-	return k.ed.Load()
+	return k.ed.Load().(*edPublic)
 }
 
 // verifyEdDSA checks a pure Ed25519 signature (RFC 8032 §5.1.7) with crypto/ed25519: S must be

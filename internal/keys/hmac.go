@@ -6,7 +6,6 @@ import (
 	"crypto/sha512"
 	"hash"
 	"sync"
-	"unsafe"
 )
 
 // macPools keeps, per HMAC key and hash, ready-keyed HMAC states. hmac.New pads and hashes the
@@ -35,11 +34,11 @@ func newMacPools(secret []byte) *macPools {
 // pools returns k's HMAC pools, making them on first use. Keys built by this package get them
 // at load time; a Key written as a literal gets them here, race-free.
 func (k *Key) pools(secret []byte) *macPools {
-	if p := k.mac.Load(); p != nil {
+	if p, ok := k.mac.Load().(*macPools); ok {
 		return p
 	}
 	k.mac.CompareAndSwap(nil, newMacPools(secret))
-	return k.mac.Load()
+	return k.mac.Load().(*macPools)
 }
 
 // verifyHMAC checks an HS256/384/512 signature in constant time.
@@ -69,12 +68,4 @@ func (k *Key) verifyHMAC(alg, signingInput string, sig []byte) error {
 		return ErrSignature
 	}
 	return nil
-}
-
-// stringBytes views s as a byte slice without copying. It is only passed to hash Write and
-// signature verification functions, which by the io.Writer and crypto contracts neither modify
-// nor retain their input; copying the signing input on every token would be the largest
-// allocation of an HMAC verification (no standard hash implements io.StringWriter).
-func stringBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
 }

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -284,12 +285,24 @@ func (j *jwk) ec() (*ecdsa.PublicKey, error) {
 	point[0] = 4 // uncompressed point
 	copy(point[1+size-len(x):1+size], x)
 	copy(point[1+2*size-len(y):], y)
-	// ParseUncompressedPublicKey refuses points not on the curve (invalid-curve attacks).
-	pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
-	if err != nil {
+	// crypto/ecdh refuses points not on the curve (invalid-curve attacks). It is used rather than
+	// ecdsa.ParseUncompressedPublicKey (Go 1.25), which Traefik's interpreter (Yaegi, with the
+	// Go 1.22 standard library's symbols) does not have.
+	if _, err := ecdhCurve(j.Crv).NewPublicKey(point); err != nil {
 		return nil, fmt.Errorf("EC %s point is not on the curve", j.Crv)
 	}
-	return pub, nil
+	return &ecdsa.PublicKey{Curve: curve, X: new(big.Int).SetBytes(point[1 : 1+size]), Y: new(big.Int).SetBytes(point[1+size:])}, nil
+}
+
+// ecdhCurve is the crypto/ecdh curve of crv, which ec has checked is one of these.
+func ecdhCurve(crv string) ecdh.Curve {
+	switch crv {
+	case "P-384":
+		return ecdh.P384()
+	case "P-521":
+		return ecdh.P521()
+	}
+	return ecdh.P256()
 }
 
 func (j *jwk) okp() (ed25519.PublicKey, error) {

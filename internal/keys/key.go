@@ -26,11 +26,14 @@ type Key struct {
 	// for error messages and logs. Never key material.
 	Origin string
 
-	// mac holds the pooled HMAC states of an HMAC key, made on first use (see hmac.go). It is a
-	// pointer so that keys narrowed by Restrict share one pool with the key they came from.
-	mac atomic.Pointer[macPools]
-	// ed holds an Ed25519 key as checked, made on first use (see eddsa.go) and shared like mac.
-	ed atomic.Pointer[edPublic]
+	// mac holds the pooled HMAC states of an HMAC key (a *macPools), made on first use (see
+	// hmac.go). It is a pointer so that keys narrowed by Restrict share one pool with the key
+	// they came from. The atomic values of this package are atomic.Value, not the generic
+	// atomic.Pointer, which Traefik's interpreter (Yaegi) does not have.
+	mac atomic.Value
+	// ed holds an Ed25519 key as checked (an *edPublic), made on first use (see eddsa.go) and
+	// shared like mac.
+	ed atomic.Value
 }
 
 // Allows reports whether the key may verify alg: alg or its other name (EdDSA and Ed25519, see
@@ -43,8 +46,12 @@ func (k *Key) Allows(alg string) bool {
 // Ed25519 key.
 func (k *Key) withAlgs(algs []string) *Key {
 	nk := &Key{ID: k.ID, Algs: algs, Public: k.Public, Origin: k.Origin}
-	nk.mac.Store(k.mac.Load())
-	nk.ed.Store(k.ed.Load())
+	if p := k.mac.Load(); p != nil {
+		nk.mac.Store(p)
+	}
+	if e := k.ed.Load(); e != nil {
+		nk.ed.Store(e)
+	}
 	return nk
 }
 

@@ -16,8 +16,8 @@ type Multi struct {
 	providers  []Provider
 	refreshers []Refresher
 
-	mu    sync.Mutex // serializes rebuilds
-	cache atomic.Pointer[multiCache]
+	mu    sync.Mutex   // serializes rebuilds
+	cache atomic.Value // *multiCache (see Key.mac for why not atomic.Pointer)
 }
 
 // multiCache is a merged set and the member sets it was made from.
@@ -50,7 +50,7 @@ func (m *Multi) Current() *Set {
 	if len(m.providers) == 1 {
 		return m.providers[0].Current()
 	}
-	if c := m.cache.Load(); c != nil && m.unchanged(c) {
+	if c, _ := m.cache.Load().(*multiCache); c != nil && m.unchanged(c) {
 		return c.set
 	}
 	return m.rebuild()
@@ -69,7 +69,7 @@ func (m *Multi) rebuild() *Set {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// Another caller may have rebuilt while this one waited for the lock.
-	if c := m.cache.Load(); c != nil && m.unchanged(c) {
+	if c, _ := m.cache.Load().(*multiCache); c != nil && m.unchanged(c) {
 		return c.set
 	}
 	c := &multiCache{members: make([]*Set, len(m.providers))}

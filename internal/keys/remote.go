@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/gatehouse-dev/gatehouse/internal/safeurl"
 )
 
@@ -37,8 +35,23 @@ type RemoteOptions struct {
 	MaxBytes    int64         // body cap, default 1 MiB
 	Allowed     []string      // algorithm allow-list passed to Restrict
 	Client      *http.Client  // default: a client with Timeout that follows no redirect
-	Logger      *zap.Logger
+	Logger      Logger        // default: none
 }
+
+// Logger is where a Remote reports fetches and skipped keys, with alternating key and value
+// arguments; a *zap.SugaredLogger is one. It is an interface rather than *zap.Logger so that this
+// package needs nothing outside the standard library and runs in Traefik's interpreter (Yaegi),
+// which cannot load zap.
+type Logger interface {
+	Debugw(msg string, keysAndValues ...any)
+	Warnw(msg string, keysAndValues ...any)
+}
+
+// nopLogger is the Logger of a Remote configured without one.
+type nopLogger struct{}
+
+func (nopLogger) Debugw(string, ...any) {}
+func (nopLogger) Warnw(string, ...any)  {}
 
 // Defaults for RemoteOptions.
 const (
@@ -75,12 +88,13 @@ type Remote struct {
 	url    string // the URL without its password, if any, for logs
 	origin string // "jwks_url " + url, the Origin of fetched keys
 	client *http.Client
-	log    *zap.Logger
+	log    Logger
 
-	set atomic.Pointer[Set]
+	set atomic.Value // *Set (see Key.mac for why not atomic.Pointer)
 	// fetches and failures count the fetches that ended, and those of them that failed (a fetch
-	// cut short by Stop is neither), for RemoteStats.
-	fetches, failures atomic.Uint64
+	// cut short by Stop is neither), for RemoteStats; read and written with sync/atomic's
+	// functions, not atomic.Uint64, for the same reason.
+	fetches, failures uint64
 
 	ctx    context.Context // canceled by Stop; bounds every fetch
 	cancel context.CancelFunc
@@ -155,7 +169,7 @@ func NewRemote(opts RemoteOptions) (*Remote, error) {
 		}
 	}
 	if r.log == nil {
-		r.log = zap.NewNop()
+		r.log = nopLogger{}
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.set.Store(emptySet)
@@ -212,7 +226,10 @@ func (r *Remote) Stop() {
 }
 
 // Current implements Provider. It returns an empty set until the first successful fetch.
-func (r *Remote) Current() *Set { return r.set.Load() }
+func (r *Remote) Current() *Set {
+	s, _ := r.set.Load().(*Set)
+	return s
+}
 
 // LastError is the error of the latest fetch, nil when it succeeded or none has ended yet.
 func (r *Remote) LastError() error {
@@ -241,8 +258,8 @@ type RemoteStats struct {
 // Stats returns the Remote's counts so far.
 func (r *Remote) Stats() RemoteStats {
 	return RemoteStats{
-		Fetches:  r.fetches.Load(),
-		Failures: r.failures.Load(),
+		Fetches:  atomic.LoadUint64(&r.fetches),
+		Failures: atomic.LoadUint64(&r.failures),
 		Keys:     r.Current().Len(),
 		LastOK:   r.LastSuccess(),
 	}
@@ -390,9 +407,9 @@ func (r *Remote) run(c *fetchCall) {
 	c.ok = err == nil
 	stopped := r.stopped
 	if !stopped {
-		r.fetches.Add(1)
+		atomic.AddUint64(&r.fetches, 1)
 		if err != nil {
-			r.failures.Add(1)
+			atomic.AddUint64(&r.failures, 1)
 		}
 	}
 	r.mu.Unlock()
@@ -400,17 +417,16 @@ func (r *Remote) run(c *fetchCall) {
 	// A published key that is not used is logged once, with its kid and why, so that refused
 	// tokens signed with it are no mystery; never its material.
 	for _, sk := range fresh {
-		r.log.Warn("JWK Set key skipped", zap.String("url", r.url), zap.Int("index", sk.Index),
-			zap.String("kid", sk.Kid), zap.String("reason", sk.Reason))
+		r.log.Warnw("JWK Set key skipped", "url", r.url, "index", sk.Index, "kid", sk.Kid, "reason", sk.Reason)
 	}
 
 	// Only the URL and the error are logged: the error texts of this package never hold key
 	// material, and the body is never logged. A fetch cut short by Stop is not worth a warning.
 	switch {
 	case err == nil:
-		r.log.Debug("fetched JWK Set", zap.String("url", r.url), zap.Int("keys", set.Len()))
+		r.log.Debugw("fetched JWK Set", "url", r.url, "keys", set.Len())
 	case !stopped:
-		r.log.Warn("cannot fetch JWK Set; keeping the last good keys", zap.String("url", r.url), zap.Error(err))
+		r.log.Warnw("cannot fetch JWK Set; keeping the last good keys", "url", r.url, "error", err)
 	}
 	close(c.done)
 }

@@ -479,7 +479,7 @@ func TestRemoteLogging(t *testing.T) {
 	seed := testEd(t).Seed()
 	srv := newJWKSServer(t, edSet(t, "k1", "k2"))
 	core, logs := observer.New(zapcore.DebugLevel)
-	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond, Logger: zap.New(core)})
+	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond, Logger: zap.New(core).Sugar()})
 	r.RefreshFor(context.Background(), "k1")
 	srv.set(func(s *jwksServer) {
 		s.body = setJSON(edJWK(testEd(t).Public().(ed25519.PublicKey), map[string]any{"d": b64(seed)}))
@@ -514,7 +514,7 @@ func TestRemoteLogsSkippedKeys(t *testing.T) {
 		edJWK(pub, map[string]any{"kid": "ed448", "alg": "Ed448"}),
 	))
 	core, logs := observer.New(zapcore.InfoLevel)
-	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond, Logger: zap.New(core)})
+	r := newTestRemote(t, srv, RemoteOptions{MaxRefetchInterval: time.Nanosecond, Logger: zap.New(core).Sugar()})
 	r.RefreshFor(context.Background(), "good")
 	r.RefreshFor(context.Background(), "other") // the same set again: nothing new to say
 

@@ -64,7 +64,7 @@ func TestSplitHeaderMemo(t *testing.T) {
 			if err != nil || j.Header != h.want {
 				t.Fatalf("round %d: Split of %s = %+v, %v; want %+v", round, h.json, j.Header, err, h.want)
 			}
-			if memo := lastHeader.Load(); memo == nil || string(memo.seg[:memo.n]) != enc(h.json) || memo.header != h.want {
+			if memo, _ := lastHeader.Load().(*headerMemo); memo == nil || string(memo.seg[:memo.n]) != enc(h.json) || memo.header != h.want {
 				t.Fatalf("round %d: after %s the memo is %+v", round, h.json, memo)
 			}
 		}

@@ -3,14 +3,17 @@ package token
 import (
 	"strings"
 	"sync"
-	"unsafe"
 )
 
 // Kind is the JSON type of a claim value.
 type Kind uint8
 
+// The kinds start at 1 (0 is "absent"); written with a blank first rather than iota + 1,
+// because Traefik's interpreter (Yaegi v0.16) compares a variable wrongly with a constant of a
+// type of its own defined by an expression (see traefik/yaegi_rules_test.go).
 const (
-	String Kind = iota + 1
+	_ Kind = iota
+	String
 	Number
 	Bool
 	Null
@@ -69,7 +72,7 @@ func (c *Claims) Members() []Member {
 // build decodes the members of Claims from Watch, whose payload Watch already validated. As in
 // (*JWS).Claims, the member texts alias Raw.
 func (c *Claims) build() {
-	if full, err := parseClaims(c.Raw, unsafe.String(unsafe.SliceData(c.Raw), len(c.Raw))); err == nil {
+	if full, err := parseClaims(c.Raw, bytesString(c.Raw)); err == nil {
 		c.members = full.members
 	}
 }

@@ -118,7 +118,7 @@ func flatInt(s string, i int) (Value, int, bool) {
 	}
 	j := digits(s, start)
 	switch {
-	case j == start, j-start > 1 && s[start] == '0':
+	case j == start || j-start > 1 && s[start] == '0': // ||, not a list: Yaegi reads only the first
 		return Value{}, i, false
 	case j < len(s) && (s[j] == '.' || s[j] == 'e' || s[j] == 'E'):
 		return Value{}, i, false

@@ -318,7 +318,9 @@ func nameHash(name string, top bool) uint64 {
 func foldRune(r rune) rune {
 	m := r
 	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-		m = min(m, f)
+		if f < m { // not min(m, f): this package's interpreter stand-in for min is for ints
+			m = f
+		}
 	}
 	return m
 }

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"unsafe"
 )
 
 // Split parses a compact JWS: three segments, strict unpadded base64url (RFC 7515 §2, no
@@ -36,7 +35,7 @@ func Split(raw string) (JWS, error) {
 	// Every segment is checked before the header is parsed, so that a token Split accepts is
 	// entirely canonical (and Claims can only fail on content) and a base64 error wins over a
 	// header error.
-	memo := lastHeader.Load()
+	memo, _ := lastHeader.Load().(*headerMemo)
 	// A known segment is canonical and parses to memo.header. (Comparing the converted bytes
 	// does not copy them.)
 	known := memo != nil && string(memo.seg[:memo.n]) == header
@@ -81,8 +80,9 @@ func Split(raw string) (JWS, error) {
 // Split compares one string instead of decoding and parsing the header again (in Caddy, where a
 // request's I/O has evicted the CPU caches, that is cheaper than the decoding, and cheaper than a
 // map of common headers). It caches a pure function: a token with another header is parsed and
-// replaces it, at the cost of one small allocation.
-var lastHeader atomic.Pointer[headerMemo]
+// replaces it, at the cost of one small allocation. It holds a *headerMemo: an atomic.Value,
+// because Traefik's interpreter (Yaegi) has no generic atomic.Pointer.
+var lastHeader atomic.Value
 
 // maxMemoSegment is the longest header segment lastHeader keeps; real ones, kid included, are
 // shorter. The segment is copied into the memo, so that no token stays in memory for it.
@@ -142,7 +142,7 @@ func (j *JWS) Watch(names []string, vals []Value) (*Claims, error) {
 		return nil, ErrClaimsJSON
 	}
 	data := j.payload[:len(j.payload):len(j.payload)] // as in Claims
-	s := unsafe.String(&data[0], len(data))
+	s := bytesString(data)
 	// A dotted name is a path into a nested object, which only the members give.
 	located := len(names) <= maxWatch && !slices.ContainsFunc(names, isPath)
 	if located && scanFlat(s, names, vals) {
@@ -188,5 +188,5 @@ func (j *JWS) Claims() (*Claims, error) {
 	// alias them instead of a copy (see Claims.Raw). The capacity is cut so that an append to
 	// Raw cannot reach into memory another Claims call shares.
 	data := j.payload[:len(j.payload):len(j.payload)]
-	return parseClaims(data, unsafe.String(&data[0], len(data)))
+	return parseClaims(data, bytesString(data))
 }

@@ -97,16 +97,17 @@ func New(p Policy, kp keys.Provider, now func() time.Time) (*Verifier, error) {
 		now = time.Now
 	}
 
-	// The Verifier keeps its own copies: the caller's slices could change after New.
+	// The Verifier keeps its own copies: the caller's slices could change after New. (Copied by
+	// append rather than slices.Clone, which Traefik's interpreter, Yaegi, cannot instantiate.)
 	p.Algorithms = compact(p.Algorithms)
-	p.Issuers = slices.Clone(p.Issuers)
-	p.Audiences = slices.Clone(p.Audiences)
-	p.SafeClaims = slices.Clone(p.SafeClaims)
-	p.Require = slices.Clone(p.Require)
+	p.Issuers = append([]string(nil), p.Issuers...)
+	p.Audiences = append([]string(nil), p.Audiences...)
+	p.SafeClaims = append([]string(nil), p.SafeClaims...)
+	p.Require = append([]Requirement(nil), p.Require...)
 	for i := range p.Require {
-		p.Require[i].Values = slices.Clone(p.Require[i].Values)
+		p.Require[i].Values = append([]string(nil), p.Require[i].Values...)
 	}
-	p.Types = slices.Clone(p.Types)
+	p.Types = append([]string(nil), p.Types...)
 
 	v := &Verifier{
 		policy:  p,
@@ -181,6 +182,13 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*token.Claims, error
 			return c, nil
 		}
 	}
+	return v.verify(ctx, raw, now, h)
+}
+
+// verify is Verify after a cache miss: the full verification, whose buffers are kept out of
+// Verify's frame so that a cache hit does not pay for them (Traefik's interpreter, Yaegi,
+// allocates a function's whole frame on every call).
+func (v *Verifier) verify(ctx context.Context, raw string, now float64, h uint64) (*token.Claims, error) {
 	j, err := token.Split(raw)
 	if err != nil {
 		// The token package's errors are fixed texts that never echo token content.

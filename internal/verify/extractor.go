@@ -189,7 +189,7 @@ func stripQuery(r *http.Request, name string) {
 // pairs, but a server that still splits on ';' would read the token in it.
 func RemoveParam(rawQuery, name string) string {
 	kept := make([]string, 0, strings.Count(rawQuery, "&")+1)
-	for pair := range strings.SplitSeq(rawQuery, "&") {
+	for _, pair := range strings.Split(rawQuery, "&") { // not SplitSeq (Go 1.24): Yaegi has Go 1.22's library
 		if !isParam(pair, name) {
 			kept = append(kept, pair)
 		}
@@ -199,7 +199,7 @@ func RemoveParam(rawQuery, name string) string {
 
 // isParam reports whether the query pair (or one of its ';'-separated parts) has the key name.
 func isParam(pair, name string) bool {
-	for part := range strings.SplitSeq(pair, ";") {
+	for _, part := range strings.Split(pair, ";") {
 		key, _, _ := strings.Cut(part, "=")
 		if key == name {
 			return true
@@ -220,7 +220,15 @@ func multiple(description string) *Error {
 
 // isToken68 reports whether s is an RFC 9110 §11.2 token68: 1*( ALPHA / DIGIT / "-" / "." / "_" /
 // "~" / "+" / "/" ) *"=". A compact JWS (base64url and dots) is one.
+//
+// Compiled, a loop over the bytes is the cheapest test. Under Traefik's interpreter (Yaegi),
+// where a loop of this package's code costs microseconds per byte and the standard library runs
+// compiled, it is one strings.Trim (isToken68Trim); TestToken68Spellings holds the two to the
+// same answers.
 func isToken68(s string) bool {
+	if interpreted {
+		return isToken68Trim(s)
+	}
 	end := len(s)
 	for end > 0 && s[end-1] == '=' {
 		end--
@@ -229,16 +237,16 @@ func isToken68(s string) bool {
 		return false
 	}
 	for i := 0; i < end; i++ {
-		if !token68Chars[s[i]] {
+		if !token68Table[s[i]] {
 			return false
 		}
 	}
 	return true
 }
 
-// token68Chars is the token68 alphabet but for the trailing "=": a table, as every byte of
-// every token is looked up on each request.
-var token68Chars = func() (t [256]bool) {
+// token68Table is the token68 alphabet but for the trailing "=": a table, as every byte of
+// every token is looked up on each request (compiled; the interpreter uses token68Chars).
+var token68Table = func() (t [256]bool) {
 	for c := 0; c < 256; c++ {
 		t[c] = isAlnum(byte(c)) || strings.IndexByte("-._~+/", byte(c)) >= 0
 	}
@@ -248,3 +256,12 @@ var token68Chars = func() (t [256]bool) {
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
+
+// isToken68Trim is isToken68 in one call to the standard library, for the interpreter.
+func isToken68Trim(s string) bool {
+	body := strings.TrimRight(s, "=")
+	return body != "" && strings.Trim(body, token68Chars) == ""
+}
+
+// token68Chars are the characters of a token68 before its padding.
+const token68Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"

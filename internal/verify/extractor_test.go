@@ -167,3 +167,16 @@ func TestExtractStripsQuery(t *testing.T) {
 		})
 	}
 }
+
+// TestToken68Spellings holds the interpreter's spelling of isToken68 to the compiled one.
+func TestToken68Spellings(t *testing.T) {
+	inputs := []string{"", "=", "==", "a", "a=", "a==", "=a", "a=b", "eyJh.eyJz.c2ln", "a b", "a\tb", "é"}
+	for c := range 256 {
+		inputs = append(inputs, string([]byte{byte(c)}), "ab"+string([]byte{byte(c)})+"=")
+	}
+	for _, s := range inputs {
+		if isToken68(s) != isToken68Trim(s) {
+			t.Errorf("%q: isToken68 %v, isToken68Trim %v", s, isToken68(s), isToken68Trim(s))
+		}
+	}
+}

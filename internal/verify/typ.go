@@ -34,7 +34,7 @@ func typChars(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9': // ||: Yaegi reads one condition
 		case strings.IndexByte("!#$&-^_.+/", c) >= 0:
 		default:
 			return false

@@ -1,0 +1,3 @@
+module example.com/passthrough
+
+go 1.22
