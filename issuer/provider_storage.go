@@ -724,6 +724,9 @@ func (s *opStorage) Purge(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, k := range keys {
+		if !isOurRecord(k, 64) {
+			continue
+		}
 		var rec codeRecord
 		if err := s.load(ctx, k, &rec); err == nil && now.Sub(time.Unix(rec.At, 0)) <= 2*authRequestTTL {
 			continue
@@ -737,6 +740,9 @@ func (s *opStorage) Purge(ctx context.Context) (int, error) {
 		return n, err
 	}
 	for _, k := range keys {
+		if !isOurRecord(k, 32) {
+			continue
+		}
 		var a authRequest
 		if err := s.load(ctx, k, &a); err == nil {
 			pendingLive := !a.Coded && now.Sub(time.Unix(a.Created, 0)) <= authRequestTTL
@@ -752,6 +758,19 @@ func (s *opStorage) Purge(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// isOurRecord reports whether key names a record this storage writes: its last element n
+// lowercase hex digits (a request id, a code's hash). Anything else under the folder is left
+// alone: Caddy's file storage writes each record to a temporary file beside it (digits only)
+// and renames it, and deleting that file mid-write failed the request being saved.
+func isOurRecord(key string, n int) bool {
+	name := key[strings.LastIndexByte(key, '/')+1:]
+	if len(name) != n {
+		return false
+	}
+	_, err := hex.DecodeString(name)
+	return err == nil && strings.ToLower(name) == name
 }
 
 var (

@@ -242,11 +242,22 @@ func (rp *RP) Paths() (callback, logout string) { return rp.cfg.CallbackPath, rp
 // Cookie is the session cookie's name.
 func (rp *RP) Cookie() string { return rp.cfg.Cookie }
 
-// Discover fetches the provider's discovery document unless it has been; a failure is
-// remembered for a few seconds, so a provider that is down is not asked on every request.
+// Discover fetches the provider's discovery document unless it has been, ahead of the first
+// login. Its failure is not remembered (a login's is, for a few seconds): the provider may be
+// this very Caddy, which is not listening yet while it provisions, and the first login must
+// then ask again rather than be refused.
 func (rp *RP) Discover(ctx context.Context) error {
-	_, err := rp.discovered(ctx)
-	return err
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if rp.disc != nil {
+		return nil
+	}
+	d, err := rp.discover(ctx)
+	if err != nil {
+		return err
+	}
+	rp.disc, rp.failErr = d, nil
+	return nil
 }
 
 func (rp *RP) discovered(ctx context.Context) (*discovered, error) {

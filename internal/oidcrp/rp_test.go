@@ -494,3 +494,64 @@ func TestConfigErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// downFirst is a transport that fails until up is set: the provider is not listening yet.
+type downFirst struct {
+	mu sync.Mutex
+	up bool
+}
+
+func (d *downFirst) RoundTrip(r *http.Request) (*http.Response, error) {
+	d.mu.Lock()
+	up := d.up
+	d.mu.Unlock()
+	if !up {
+		return nil, errProviderNotListening
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+var errProviderNotListening = &url.Error{Op: "Get", URL: "provider", Err: http.ErrServerClosed}
+
+// TestDiscoverFailureNotRemembered: the discovery fetched ahead of the first login (Caddy's
+// provision, when the provider may be the same Caddy, not listening yet) fails without
+// refusing the first login that follows, which asks again; a login's own failure is remembered.
+func TestDiscoverFailureNotRemembered(t *testing.T) {
+	p := newTestProvider(t)
+	tr := &downFirst{}
+	rp, err := New(Config{Issuer: p.srv.URL, ClientID: testClient, ClientSecret: testSecret,
+		AccessTTL: time.Minute, HTTPClient: &http.Client{Transport: tr, Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rp.Discover(t.Context()); err == nil {
+		t.Fatal("Discover with the provider down: no error")
+	}
+	tr.mu.Lock()
+	tr.up = true
+	tr.mu.Unlock()
+	login(t, rp, p, browser{}, "/private/")
+
+	// A login's failure, by contrast, is remembered for discoveryRetry.
+	tr2 := &downFirst{}
+	rp2, err := New(Config{Issuer: p.srv.URL, ClientID: testClient, ClientSecret: testSecret,
+		AccessTTL: time.Minute, HTTPClient: &http.Client{Transport: tr2, Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loginStatus := func() int {
+		r := httptest.NewRequest(http.MethodGet, "http://localhost:8080/private/", nil)
+		w := httptest.NewRecorder()
+		rp2.Login(w, r)
+		return w.Code
+	}
+	if code := loginStatus(); code != http.StatusServiceUnavailable {
+		t.Fatalf("login with the provider down: %d, want 503", code)
+	}
+	tr2.mu.Lock()
+	tr2.up = true
+	tr2.mu.Unlock()
+	if code := loginStatus(); code != http.StatusServiceUnavailable {
+		t.Fatalf("login just after a failed one: %d, want the remembered 503", code)
+	}
+}
